@@ -1,0 +1,32 @@
+# `make demo`: set up .venv and run the main job on the bundled seed articles.
+# `make test`: set up .venv and run the test suite (what CI runs).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO := var/demo
+
+.PHONY: install demo test clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	rm -rf $(DEMO)
+	$(BIN)/vner corpus ingest corpus/data/seeds --store $(DEMO)/corpus.jsonl
+	$(BIN)/vner corpus stats $(DEMO)/corpus.jsonl corpus/data/seeds.gold.jsonl
+	$(BIN)/vner corpus split corpus/data/seeds.gold.jsonl --out-dir $(DEMO) --dev-fraction 0.2
+	$(BIN)/vner train --engine spacy --train $(DEMO)/train.jsonl --dev $(DEMO)/dev.jsonl --out $(DEMO)/model
+	$(BIN)/vner evaluate --model $(DEMO)/model --data $(DEMO)/dev.jsonl
+	$(BIN)/vner predict --model $(DEMO)/model $(DEMO)/dev.jsonl
+
+test: install
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) var

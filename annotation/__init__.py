@@ -1,0 +1,1 @@
+"""Annotation in Label Studio: server, projects, pre-annotation, import and export."""

@@ -1,0 +1,1 @@
+"""Corpus: documents, spans, the label schema, the gold format, ingestion and scoring."""

@@ -1,0 +1,102 @@
+"""The label schema: the one place that says which entity labels exist.
+
+The default set (``data/labels.json``) follows ``annotation-spec.md`` v1.1. A project can use a
+different set by pointing ``VNER_LABELS`` (or ``--labels``) at a JSON file of the same shape.
+Everything else (Label Studio config, BIO tags, converters, predict output) derives from a
+:class:`LabelSchema`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from corpus.paths import DEFAULT_LABELS_FILE
+
+LABELS_ENV = "VNER_LABELS"
+
+
+class SchemaError(ValueError):
+    """A label schema file is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    description: str
+    color: str
+    hotkey: str
+
+
+@dataclass(frozen=True)
+class LabelSchema:
+    name: str
+    labels: tuple[Label, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(label.name for label in self.labels)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def bio_tags(self) -> list[str]:
+        """``O`` then ``B-X``, ``I-X`` for each label X, in schema order."""
+        tags = ["O"]
+        for name in self.names:
+            tags += [f"B-{name}", f"I-{name}"]
+        return tags
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "labels": [label.__dict__ for label in self.labels]}
+
+    @classmethod
+    def from_dict(cls, data: dict, origin: str = "<dict>") -> LabelSchema:
+        try:
+            labels = tuple(
+                Label(
+                    name=str(item["name"]),
+                    description=str(item.get("description", "")),
+                    color=str(item.get("color", "#888888")),
+                    hotkey=str(item.get("hotkey", "")),
+                )
+                for item in data["labels"]
+            )
+            name = str(data.get("name", "custom"))
+        except (KeyError, TypeError) as exc:
+            raise SchemaError(f"{origin}: expected {{'labels': [{{'name': ...}}, ...]}} ({exc!r})") from exc
+        _check(labels, origin)
+        return cls(name=name, labels=labels)
+
+
+def _check(labels: tuple[Label, ...], origin: str) -> None:
+    if not labels:
+        raise SchemaError(f"{origin}: the label set is empty")
+    for attr in ("name", "hotkey"):
+        values = [getattr(label, attr) for label in labels if getattr(label, attr)]
+        dupes = sorted({v for v in values if values.count(v) > 1})
+        if dupes:
+            raise SchemaError(f"{origin}: duplicate label {attr}s: {', '.join(dupes)}")
+    for label in labels:
+        if not label.name.isupper() or not label.name.replace("_", "").isalnum():
+            raise SchemaError(f"{origin}: label name {label.name!r} must be upper-case letters, digits or _")
+
+
+@cache
+def _load(path: Path) -> LabelSchema:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SchemaError(f"label schema file not found: {path}") from exc
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{path}: not valid JSON ({exc})") from exc
+    return LabelSchema.from_dict(data, origin=str(path))
+
+
+def load_schema(path: str | Path | None = None) -> LabelSchema:
+    """The schema from ``path``, else ``$VNER_LABELS``, else the bundled default."""
+    chosen = path or os.environ.get(LABELS_ENV) or DEFAULT_LABELS_FILE
+    return _load(Path(chosen).resolve())

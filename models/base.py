@@ -1,0 +1,28 @@
+"""The interface every engine implements: spans for already-normalized texts."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from corpus.document import Span
+from corpus.schema import LabelSchema
+
+
+class NerModel(ABC):
+    """A loaded model. ``predict_normalized`` sees NFC text with plain whitespace only."""
+
+    engine: str
+
+    def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema):
+        self.path = path
+        self.meta = meta
+        self.schema = schema
+
+    @abstractmethod
+    def predict_normalized(self, texts: list[str]) -> list[list[Span]]:
+        """Spans (offsets into each given text) for a batch of texts."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"

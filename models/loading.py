@@ -1,0 +1,56 @@
+"""Finding and loading model directories, whatever their engine."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from corpus.paths import models_dir
+from models.base import NerModel
+from models.card import ModelDirError, read_meta, schema_of
+
+MODEL_ENV = "VNER_MODEL"
+LATEST_FILE = "LATEST"
+
+_cache: dict[Path, NerModel] = {}
+_lock = threading.Lock()
+
+
+def latest_pointer() -> Path:
+    """The file in which ``vner train`` records the directory of the newest model."""
+    return models_dir() / LATEST_FILE
+
+
+def default_model_dir() -> Path:
+    """``$VNER_MODEL``, else the model ``vner train`` wrote last."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    pointer = latest_pointer()
+    if pointer.is_file():
+        return Path(pointer.read_text(encoding="utf-8").strip())
+    raise ModelDirError(
+        f"no model given and no default model: train one with `vner train`, "
+        f"pass --model DIR, or set {MODEL_ENV}=DIR"
+    )
+
+
+def _engine_class(engine: str) -> type[NerModel]:
+    if engine == "spacy":
+        from models.spacy_engine import SpacyModel
+
+        return SpacyModel
+    raise ModelDirError(f"unknown engine {engine!r}")
+
+
+def load_model(model: str | Path | NerModel | None = None) -> NerModel:
+    """A loaded model: ``model`` itself, the directory it names, or the default model. Loaded once."""
+    if isinstance(model, NerModel):
+        return model
+    path = Path(model) if model is not None else default_model_dir()
+    key = path.resolve()
+    with _lock:
+        if key not in _cache:
+            meta = read_meta(path)
+            _cache[key] = _engine_class(meta["engine"])(path, meta, schema_of(meta))
+        return _cache[key]

@@ -1,0 +1,99 @@
+"""``predict``: entities of raw article text, with offsets into the caller's own string."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, overload
+
+from corpus.document import Span
+from corpus.text import normalize
+from models.base import NerModel
+from models.loading import load_model
+
+DEFAULT_MAX_CHARS = 1_000_000
+CHUNK_CHARS = 20_000
+_BREAKS = (re.compile(r"\n"), re.compile(r"[.!?;]\s"), re.compile(r"\s"))
+
+
+class TextTooLongError(ValueError):
+    """The text is longer than the configured maximum."""
+
+
+def chunk_bounds(text: str, size: int = CHUNK_CHARS) -> list[tuple[int, int]]:
+    """Cut ``text`` into pieces of at most ``size`` characters at line, sentence or word breaks."""
+    bounds, start = [], 0
+    while len(text) - start > size:
+        window = text[start:start + size]
+        cut = 0
+        for pattern in _BREAKS:
+            hits = [m.end() for m in pattern.finditer(window) if m.end() > size // 2]
+            if hits:
+                cut = hits[-1]
+                break
+        cut = cut or size
+        bounds.append((start, start + cut))
+        start += cut
+    bounds.append((start, len(text)))
+    return bounds
+
+
+def _trim(text: str, span: Span) -> Span | None:
+    """The span without surrounding whitespace; None if nothing is left."""
+    surface = text[span.start:span.end]
+    lead = len(surface) - len(surface.lstrip())
+    tail = len(surface) - len(surface.rstrip())
+    if lead + tail >= len(surface):
+        return None
+    return Span(span.start + lead, span.end - tail, span.label, span.score)
+
+
+def _predict_batch(originals: list[str], model: NerModel, max_chars: int) -> list[list[dict[str, Any]]]:
+    """Normalize and chunk every text, run the model over all chunks at once, map spans back."""
+    for original in originals:
+        if len(original) > max_chars:
+            raise TextTooLongError(f"text has {len(original):,} characters; the limit is {max_chars:,} (max_chars)")
+    prepared = []  # (original, normalized text, offset map, chunk bounds)
+    chunks: list[str] = []
+    for original in originals:
+        text, offsets = normalize(original)
+        bounds = chunk_bounds(text) if text.strip() else []
+        prepared.append((original, text, offsets, bounds))
+        chunks += [text[a:b] for a, b in bounds]
+    found = iter(model.predict_normalized(chunks) if chunks else [])
+    results = []
+    for original, text, offsets, bounds in prepared:
+        entities = []
+        for chunk_start, _ in bounds:
+            for span in next(found):
+                moved = _trim(text, Span(span.start + chunk_start, span.end + chunk_start, span.label, span.score))
+                if moved is None:
+                    continue
+                start, end = offsets.to_original(moved.start, moved.end)
+                entities.append(
+                    {"start": start, "end": end, "label": span.label, "text": original[start:end], "score": span.score}
+                )
+        results.append(sorted(entities, key=lambda e: (e["start"], e["end"])))
+    return results
+
+
+@overload
+def predict(text: str, model: str | Path | NerModel | None = ..., max_chars: int = ...) -> list[dict[str, Any]]: ...
+@overload
+def predict(text: list[str], model: str | Path | NerModel | None = ..., max_chars: int = ...) -> list[list[dict[str, Any]]]: ...
+
+
+def predict(text, model=None, max_chars=DEFAULT_MAX_CHARS):
+    """Entities of ``text`` (or of each text in a list): ``start``, ``end``, ``label``, ``text``, ``score``.
+
+    Offsets index the string as given (NFD, CRLF, tabs and no-break spaces are handled
+    internally). ``model`` is a model directory, a loaded model, or None for the default model.
+    """
+    if isinstance(text, str):
+        return _predict_batch([text], load_model(model), max_chars)[0]
+    if isinstance(text, (list, tuple)):
+        bad = [type(t).__name__ for t in text if not isinstance(t, str)]
+        if bad:
+            raise TypeError(f"predict() takes str or a list of str; the list holds {bad[0]}")
+        return _predict_batch(list(text), load_model(model), max_chars)
+    raise TypeError(f"predict() takes str or a list of str, not {type(text).__name__}")

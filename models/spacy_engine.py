@@ -1,0 +1,75 @@
+"""The spaCy engine: a ``vi`` pipeline with a NER component, on syllable tokens."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.tokens import Doc
+from spacy.util import get_words_and_spaces
+from spacy.vocab import Vocab
+
+from corpus.document import Span
+from corpus.schema import LabelSchema
+from corpus.text import paragraph_bounds
+from models.base import NerModel
+
+ENGINE = "spacy"
+PIPELINE_DIR = "pipeline"
+TOKENIZER_NAME = "vner.syllable_tokenizer.v1"
+
+# A number with its separators ("6.325", "25,2"), a run of letters (one syllable), or one other symbol.
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
+
+
+class SyllableTokenizer:
+    """Splits Vietnamese text into syllables, numbers and single symbols; keeps exact offsets."""
+
+    def __init__(self, vocab: Vocab):
+        self.vocab = vocab
+
+    def __call__(self, text: str) -> Doc:
+        words, spaces = get_words_and_spaces(_TOKEN.findall(text), text)
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+    def to_bytes(self, **_: Any) -> bytes:
+        return b""
+
+    def from_bytes(self, _data: bytes, **_: Any) -> SyllableTokenizer:
+        return self
+
+    def to_disk(self, _path: Path, **_: Any) -> None:
+        return None
+
+    def from_disk(self, _path: Path, **_: Any) -> SyllableTokenizer:
+        return self
+
+
+@spacy.registry.tokenizers(TOKENIZER_NAME)
+def create_syllable_tokenizer():
+    def make(nlp: spacy.Language) -> SyllableTokenizer:
+        return SyllableTokenizer(nlp.vocab)
+
+    return make
+
+
+class SpacyModel(NerModel):
+    engine = ENGINE
+
+    def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema):
+        super().__init__(path, meta, schema)
+        self.nlp = spacy.load(path / PIPELINE_DIR)
+
+    def predict_normalized(self, texts: list[str]) -> list[list[Span]]:
+        """Runs the pipeline line by line (as it was trained) and shifts spans back into each text."""
+        lines = [(i, start, text[start:end]) for i, text in enumerate(texts) for start, end in paragraph_bounds(text)]
+        found: list[list[Span]] = [[] for _ in texts]
+        for (i, offset, _), doc in zip(lines, self.nlp.pipe(line for _, _, line in lines)):
+            found[i] += [
+                Span(ent.start_char + offset, ent.end_char + offset, ent.label_)
+                for ent in doc.ents
+                if ent.label_ in self.schema
+            ]
+        return found

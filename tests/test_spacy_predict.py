@@ -1,0 +1,115 @@
+"""A small spaCy model trained on the bundled seeds: training, model directory, predict, evaluate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from corpus.jsonl import read_documents
+from corpus.paths import BUNDLED_GOLD_FILE
+from corpus.schema import load_schema
+from models import load_model, predict
+from models.card import ModelDirError, read_meta
+from models.predict import TextTooLongError, chunk_bounds
+from training.run import train_model
+
+SEEDS = read_documents(BUNDLED_GOLD_FILE)
+
+
+@pytest.fixture(scope="session")
+def seed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained on four seeds for a few epochs, scored on the fifth (seconds, not minutes)."""
+    home = tmp_path_factory.mktemp("home")
+    out = home / "model"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VNER_HOME", str(home))
+        split = home / "split"
+        split.mkdir()
+        (split / "train.jsonl").write_text("".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in SEEDS[:4]))
+        (split / "dev.jsonl").write_text(json.dumps(SEEDS[4].to_dict(), ensure_ascii=False) + "\n")
+        train_model("spacy", load_schema(), split / "train.jsonl", split / "dev.jsonl", out, max_epochs=8, seed=1)
+    return out
+
+
+def test_model_directory_describes_itself(seed_model: Path) -> None:
+    meta = read_meta(seed_model)
+    assert meta["engine"] == "spacy"
+    assert [label["name"] for label in meta["schema"]["labels"]] == list(load_schema().names)
+    assert meta["data"]["train"]["documents"] == 4 and len(meta["data"]["train"]["sha256"]) == 64
+    assert set(meta["metrics"]["dev"]["per_label"]) == set(load_schema().names)
+    assert "spacy" in meta["versions"]
+    card = (seed_model / "README.md").read_text(encoding="utf-8")
+    assert "Dev scores" in card and "OFFICIAL" in card
+
+
+def test_offsets_refer_to_the_callers_string(seed_model: Path) -> None:
+    clean = SEEDS[0].text
+    found = predict(clean, seed_model)
+    assert len(found) > 5
+    mangled = "😀 🇻🇳\n" + unicodedata.normalize("NFD", clean).replace("\n", "\r\n").replace(" ", "\t", 3)
+    for original, entities in ((clean, found), (mangled, predict(mangled, seed_model))):
+        for ent in entities:
+            assert original[ent["start"]:ent["end"]] == ent["text"]
+            assert ent["text"] == ent["text"].strip()
+    nfc_texts = [unicodedata.normalize("NFC", e["text"]).replace("\t", " ") for e in predict(mangled, seed_model)]
+    assert nfc_texts == [e["text"] for e in found]
+
+
+def test_batch_equals_one_by_one(seed_model: Path) -> None:
+    texts = [d.text for d in SEEDS[:3]] + ["", "   \n"]
+    assert predict(texts, seed_model) == [predict(t, seed_model) for t in texts]
+    assert predict("", seed_model) == [] and predict(" \n\t", seed_model) == []
+
+
+def test_long_text_is_chunked_without_losing_entities(seed_model: Path) -> None:
+    article = SEEDS[1].text
+    long_text = "\n\n".join([article] * 50)  # about 320,000 characters
+    assert len(chunk_bounds(long_text)) > 1
+    entities = predict(long_text, seed_model)
+    single = predict(article, seed_model)
+    assert len(entities) == 50 * len(single)
+    with pytest.raises(TextTooLongError, match="limit is 1,000"):
+        predict(long_text, seed_model, max_chars=1000)
+
+
+@pytest.mark.parametrize("bad", [None, b"bytes", 42, ["ok", None]])
+def test_non_strings_get_a_type_error(seed_model: Path, bad: object) -> None:
+    with pytest.raises(TypeError, match="NoneType|bytes|int"):
+        predict(bad, seed_model)  # type: ignore[arg-type]
+
+
+def test_no_default_model_says_what_to_do() -> None:
+    with pytest.raises(ModelDirError, match="vner train"):
+        predict("Huyện ủy Hậu Lộc")
+
+
+def test_default_model_from_environment(seed_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VNER_MODEL", str(seed_model))
+    assert predict(SEEDS[0].text) == predict(SEEDS[0].text, load_model(seed_model))
+
+
+def test_evaluate_cli_json(seed_model: Path, vner: str, tmp_path: Path) -> None:
+    run = subprocess.run(
+        [vner, "evaluate", "--model", str(seed_model), "--data", str(BUNDLED_GOLD_FILE), "--json"],
+        capture_output=True, text=True, check=True,
+    )
+    out = json.loads(run.stdout)
+    assert set(out) >= {"micro", "macro", "per_label", "partial", "n_docs", "n_gold", "n_pred"}
+    assert out["n_docs"] == 5 and out["n_gold"] == sum(len(d.spans) for d in SEEDS)
+    assert 0 < out["micro"]["f1"] <= out["partial"]["f1"] <= 1
+
+
+def test_predict_cli_jsonl(seed_model: Path, vner: str, tmp_path: Path) -> None:
+    article = tmp_path / "article.txt"
+    article.write_bytes(SEEDS[2].text.replace("\n", "\r\n").encode("utf-8"))
+    run = subprocess.run(
+        [vner, "predict", str(article), "--model", str(seed_model), "--format", "jsonl"],
+        capture_output=True, text=True, check=True,
+    )
+    record = json.loads(run.stdout)
+    raw = article.read_bytes().decode("utf-8")
+    assert record["entities"] and all(raw[e["start"]:e["end"]] == e["text"] for e in record["entities"])

@@ -1,0 +1,1 @@
+"""Training and evaluation of NER models from gold files."""

@@ -1,0 +1,86 @@
+"""Train the spaCy engine: gold documents -> DocBin -> generated config -> ``spacy train``."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import spacy
+from spacy.cli.init_config import init_config
+from spacy.cli.train import train as spacy_train
+from spacy.tokens import DocBin
+
+from corpus.document import Document, Span
+from corpus.schema import LabelSchema
+from corpus.text import paragraph_bounds
+from models.spacy_engine import ENGINE, PIPELINE_DIR, TOKENIZER_NAME
+from training.alignment import AlignmentReport
+
+
+def blank_pipeline() -> spacy.Language:
+    return spacy.blank("vi", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER_NAME}}})
+
+
+def to_docbin(docs: Sequence[Document], nlp: spacy.Language, report: AlignmentReport) -> DocBin:
+    """One spaCy doc a line, with gold entities; spans that fit no line or token boundary go to ``report``."""
+    out = DocBin()
+    for doc in docs:
+        placed: set[Span] = set()
+        for start, end in paragraph_bounds(doc.text):
+            sdoc = nlp.make_doc(doc.text[start:end])
+            ents = []
+            for span in doc.spans:
+                if start <= span.start and span.end <= end:
+                    ent = sdoc.char_span(span.start - start, span.end - start, label=span.label)
+                    if ent is not None:
+                        ents.append(ent)
+                        placed.add(span)
+            sdoc.ents = ents
+            out.add(sdoc)
+        for span in doc.spans:
+            report.add(span.label, span in placed, f"{doc.id} [{span.start}:{span.end}] {doc.text[span.start:span.end]!r}")
+    return out
+
+
+def spacy_config(schema: LabelSchema, *, max_epochs: int, seed: int, eval_frequency: int) -> spacy.Config:
+    """spaCy's CPU-efficient NER config with our tokenizer and the schema's labels."""
+    config = init_config(lang="vi", pipeline=["ner"], optimize="efficiency", gpu=False)
+    config["nlp"]["tokenizer"] = {"@tokenizers": TOKENIZER_NAME}
+    config["training"]["max_epochs"] = max_epochs
+    config["training"]["eval_frequency"] = eval_frequency
+    config["system"]["seed"] = seed
+    return config
+
+
+def train_spacy(
+    train_docs: Sequence[Document],
+    dev_docs: Sequence[Document],
+    schema: LabelSchema,
+    out_dir: Path,
+    *,
+    max_epochs: int = 30,
+    seed: int = 0,
+    eval_frequency: int = 50,
+) -> AlignmentReport:
+    """Train and write the best pipeline to ``out_dir/pipeline``; returns the alignment report."""
+    report = AlignmentReport()
+    nlp = blank_pipeline()
+    with tempfile.TemporaryDirectory(prefix="vner-spacy-") as tmp:
+        work = Path(tmp)
+        to_docbin(train_docs, nlp, report).to_disk(work / "train.spacy")
+        to_docbin(dev_docs, nlp, AlignmentReport()).to_disk(work / "dev.spacy")
+        config = spacy_config(schema, max_epochs=max_epochs, seed=seed, eval_frequency=eval_frequency)
+        config.to_disk(work / "config.cfg")
+        spacy_train(
+            work / "config.cfg",
+            output_path=work / "out",
+            overrides={"paths.train": str(work / "train.spacy"), "paths.dev": str(work / "dev.spacy")},
+        )
+        target = out_dir / PIPELINE_DIR
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(work / "out" / "model-best", target)
+        shutil.copy(work / "config.cfg", out_dir / "config.cfg")
+    return report
