@@ -29,11 +29,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from annotation.settings import Credentials, StudioSettings
 
-FIRST_START_TIMEOUT = 180.0  # migrations of an empty database: ~25 s on 2 cores, more on slow disks
-RESTART_TIMEOUT = 60.0
+FIRST_START_TIMEOUT = 300.0  # migrations, CPU-bound: 59-127 s measured on 2 shared, busy cores
+RESTART_TIMEOUT = 120.0  # ~3-15 s normally; more if an interrupted first start must finish migrating
 STOP_TIMEOUT = 15.0
 
 # Variables the Label Studio server reads under three names each (``X``, ``LABEL_STUDIO_X``,
@@ -304,6 +305,7 @@ def child_environment(settings: StudioSettings, base: dict[str, str] | None = No
             "XDG_DATA_HOME": str(data / "xdg" / "data"),
             "XDG_CACHE_HOME": str(data / "xdg" / "cache"),
             "COLLECT_ANALYTICS": "false",
+            "LATEST_VERSION_CHECK": "false",  # else every start asks pypi.org for the latest version
             "SENTRY_DSN": "",
             "FRONTEND_SENTRY_DSN": "",
             # Needed later by an ML backend on loopback; the server itself only listens on loopback.
@@ -358,17 +360,21 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def start(settings: StudioSettings, timeout: float | None = None) -> StartResult:
+def start(
+    settings: StudioSettings,
+    timeout: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> StartResult:
     """Start the server in the background and wait until ``GET /health`` answers.
 
     Returns at once (``already_running``) when this data dir's server is already up.
     Raises :class:`PortInUseError` when the port is taken, :class:`StudioError` otherwise.
+    ``progress`` receives a line to show the user just before the server process is launched.
     """
     if settings.credentials is None:
         raise StudioError("start needs the admin login (load_settings(with_credentials=True))")
     messages: list[str] = []
     data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     pid = _read_pid(settings.pid_file)
     if pid is not None and _alive(pid):
@@ -391,6 +397,12 @@ def start(settings: StudioSettings, timeout: float | None = None) -> StartResult
     first_start = not settings.database.exists()
     if timeout is None:
         timeout = FIRST_START_TIMEOUT if first_start else RESTART_TIMEOUT
+    if progress is not None:
+        if first_start:
+            progress(f"first start in {data}: creating the database (migrations: 1-2 minutes)...")
+        else:
+            progress(f"starting Label Studio on {settings.url}...")
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
     for sub in ("xdg/config", "xdg/data", "xdg/cache"):
         (data / sub).mkdir(parents=True, exist_ok=True)
 

@@ -100,7 +100,7 @@ def config_candidates() -> list[Path]:
     if explicit:
         return [Path(explicit).expanduser()]
     xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return [work_dir() / CONFIG_NAME, Path(xdg) / "vner" / CONFIG_NAME]
+    return [(work_dir() / CONFIG_NAME).absolute(), Path(xdg).expanduser() / "vner" / CONFIG_NAME]
 
 
 def config_file() -> Path:
