@@ -1,0 +1,248 @@
+"""The HTTP service on a real uvicorn server (127.0.0.1, free port), with a small spaCy model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from corpus.jsonl import read_documents
+from corpus.paths import BUNDLED_GOLD_FILE
+from corpus.schema import load_schema
+from models import predict
+from models.card import META_FILE, ModelDirError, read_meta
+from models.service import create_app
+
+SEEDS = read_documents(BUNDLED_GOLD_FILE)
+MAX_CHARS = 100_000  # below the 1 MiB body limit, so "text too long" can be reached
+ENTITY_KEYS = ["start", "end", "label", "text", "score"]
+
+
+def trained_seed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A spaCy model trained for two epochs on four seeds (scored on the fifth); built once per session.
+
+    Same recipe as ``tests/test_spacy_predict.py`` with fewer epochs. The model is kept at a fixed
+    place under the session's temporary directory, so every test module asking for it shares it.
+    """
+    from training.run import train_model
+
+    out = tmp_path_factory.getbasetemp() / "seed-model-2-epochs"
+    if (out / META_FILE).is_file():
+        return out
+    home = tmp_path_factory.mktemp("seed-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VNER_HOME", str(home))
+        split = home / "split"
+        split.mkdir()
+        train, dev = split / "train.jsonl", split / "dev.jsonl"
+        train.write_text("".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in SEEDS[:4]))
+        dev.write_text(json.dumps(SEEDS[4].to_dict(), ensure_ascii=False) + "\n")
+        train_model("spacy", load_schema(), train, dev, home / "model", max_epochs=2, seed=1)
+    shutil.move(home / "model", out)  # complete models only
+    return out
+
+
+@pytest.fixture(scope="session")
+def seed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_seed_model(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(seed_model: Path) -> Iterator[str]:
+    """``create_app`` served by uvicorn in a background thread; its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(seed_model, max_chars=MAX_CHARS)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(15)
+        sock.close()
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+def post(
+    server: str, body: object = None, *, content: bytes | Iterator[bytes] | None = None, headers: dict | None = None
+) -> httpx.Response:
+    """POST /predict: ``body`` as JSON, or raw ``content`` (JSON content type unless ``headers`` say otherwise)."""
+    if content is None:
+        return httpx.post(f"{server}/predict", json=body, timeout=60)
+    headers = headers or {"Content-Type": "application/json"}
+    return httpx.post(f"{server}/predict", content=content, headers=headers, timeout=60)
+
+
+def assert_json_error(response: httpx.Response, status: int, *words: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body["error"], str) and body["error"]
+    for word in words:
+        assert word in body["error"]
+    return body
+
+
+def test_health(server: str, seed_model: Path) -> None:
+    response = httpx.get(f"{server}/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "engine": "spacy", "model": str(seed_model.resolve())}
+
+
+def test_model_describes_labels_scores_versions(server: str, seed_model: Path) -> None:
+    meta = read_meta(seed_model)
+    info = httpx.get(f"{server}/model").json()
+    assert info["engine"] == "spacy"
+    assert info["path"] == str(seed_model.resolve())
+    assert info["created"] == meta["created"]
+    assert [label["name"] for label in info["labels"]] == list(load_schema().names)
+    assert all(label["color"].startswith("#") and label["description"] for label in info["labels"])
+    dev = info["metrics"]["dev"]
+    assert dev["micro_f1"] == meta["metrics"]["dev"]["micro"]["f1"]
+    assert dev["per_label_f1"] == {k: v["f1"] for k, v in meta["metrics"]["dev"]["per_label"].items()}
+    assert info["versions"]["spacy"] == meta["versions"]["spacy"]
+    assert info["max_chars"] == MAX_CHARS and info["max_body_bytes"] == 1024 * 1024
+
+
+def test_one_text(server: str, seed_model: Path) -> None:
+    text = SEEDS[0].text
+    response = post(server, {"text": text})
+    assert response.status_code == 200
+    entities = response.json()["entities"]
+    assert len(entities) > 3
+    assert all(list(e) == ENTITY_KEYS for e in entities)
+    assert all(text[e["start"]:e["end"]] == e["text"] for e in entities)
+    assert entities == predict(text, seed_model)
+
+
+def test_batch_gives_the_same_entities_as_single_texts(server: str) -> None:
+    texts = [d.text for d in SEEDS[:2]] + ["", " \n"]
+    response = post(server, {"texts": texts})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert len(results) == len(texts) and results[0] and results[2] == [] and results[3] == []
+    assert results == [post(server, {"text": t}).json()["entities"] for t in texts]
+    assert post(server, {"texts": []}).json() == {"results": []}
+
+
+def test_offsets_index_the_text_as_sent(server: str) -> None:
+    clean = SEEDS[1].text
+    mangled = "😀 🇻🇳\r\n" + unicodedata.normalize("NFD", clean).replace("\n", "\r\n").replace(" ", "\t", 3)
+    assert mangled != clean and len(mangled) > len(clean)
+    single = post(server, {"text": mangled}).json()["entities"]
+    batch = post(server, {"texts": [clean, mangled]}).json()["results"]
+    assert single and batch[1] == single
+    for original, entities in ((mangled, single), (clean, batch[0])):
+        for ent in entities:
+            assert original[ent["start"]:ent["end"]] == ent["text"]
+    nfc = [unicodedata.normalize("NFC", e["text"]).replace("\t", " ").replace("\r\n", "\n") for e in single]
+    assert nfc == [e["text"] for e in batch[0]]
+
+
+def test_body_over_the_limit_is_refused_with_413(server: str) -> None:
+    big = json.dumps({"text": "Hà Nội " * 300_000}).encode()  # about 2 MB of JSON
+    assert len(big) > 2_000_000
+    assert_json_error(post(server, content=big), 413, "too large", "1 MiB")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is counted on the bytes received
+        for start in range(0, len(big), 64 * 1024):
+            yield big[start:start + 64 * 1024]
+
+    assert_json_error(post(server, content=chunks()), 413, "too large")
+    assert httpx.get(f"{server}/health").status_code == 200
+
+
+def test_text_over_max_chars_is_refused(server: str) -> None:
+    long_text = "a" * (MAX_CHARS + 1)
+    assert_json_error(post(server, {"text": long_text}), 413, "text has 100,001 characters", "at most 100,000")
+    assert_json_error(post(server, {"texts": ["ok", long_text]}), 413, "texts[1]")
+
+
+def test_malformed_json_is_a_400(server: str) -> None:
+    assert_json_error(post(server, content=b'{"text": "Huy'), 400, "not valid JSON")
+    assert_json_error(post(server, content=b"\xff\xfe garbage"), 400, "not valid JSON")
+    form = post(server, content=b"text=abc", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_json_error(form, 415, "application/json")
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"text": 42}, "text"),
+        ({"text": ["a"]}, "text"),
+        ({"texts": ["ok", None]}, "texts[1]"),
+        ({"texts": "not a list"}, "texts"),
+        ({"texts": [1, 2]}, "texts[0]"),
+        ({}, "exactly one"),
+        ({"text": None}, "exactly one"),
+        ({"text": "a", "texts": ["b"]}, "exactly one"),
+        ({"txt": "typo"}, "txt"),
+        (["a list"], "body"),
+        ("a string", "body"),
+        (None, "body"),
+    ],
+)
+def test_wrong_shapes_and_types_are_422(server: str, body: object, where: str) -> None:
+    response = post(server, content=json.dumps(body).encode())
+    error = assert_json_error(response, 422, where)
+    assert error["detail"] and all({"loc", "msg", "type"} <= set(d) for d in error["detail"])
+
+
+def test_unknown_routes_and_methods_answer_json(server: str) -> None:
+    assert_json_error(httpx.get(f"{server}/nowhere"), 404, "Not Found")
+    assert_json_error(httpx.get(f"{server}/predict"), 405, "Method Not Allowed")
+
+
+def test_concurrent_requests_are_all_answered_identically(server: str) -> None:
+    texts = [d.text[:1500] for d in SEEDS]  # the first paragraphs: quick, and still different
+    expected = [post(server, {"text": t}).json()["entities"] for t in texts]
+    jobs = [i % len(texts) for i in range(20)]
+
+    def ask(i: int) -> tuple[int, int, object]:
+        if i % 4 == 3:  # some batches among the single texts
+            response = post(server, {"texts": [texts[i], texts[(i + 1) % len(texts)]]})
+            return i, response.status_code, response.json()["results"]
+        response = post(server, {"text": texts[i]})
+        return i, response.status_code, response.json()["entities"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(ask, jobs))
+    assert len(answers) == 20
+    for i, status, got in answers:
+        assert status == 200
+        assert got == ([expected[i], expected[(i + 1) % len(texts)]] if i % 4 == 3 else expected[i])
+
+
+def test_openapi_docs(server: str) -> None:
+    docs = httpx.get(f"{server}/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    spec = httpx.get(f"{server}/openapi.json").json()
+    assert {"/predict", "/health", "/model"} <= set(spec["paths"])
+    assert {"PredictRequest", "EntitiesResponse", "ResultsResponse", "ModelInfo"} <= set(spec["components"]["schemas"])
+    assert {"413", "422"} <= set(spec["paths"]["/predict"]["post"]["responses"])
+
+
+def test_no_model_fails_at_once() -> None:
+    with pytest.raises(ModelDirError, match="vner train"):
+        create_app()
+    with pytest.raises(ModelDirError, match="not a model directory"):
+        create_app("/nonexistent/model")
