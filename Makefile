@@ -6,12 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := var/demo
 
-.PHONY: install demo test clean
+.PHONY: install demo test lock clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to versions seen working together (`make lock` refreshes it);
+# it also spares pip a long dependency resolution.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,6 +29,9 @@ demo: install
 
 test: install
 	$(BIN)/pytest
+
+lock: install
+	$(BIN)/pip freeze --exclude-editable > constraints.txt
 
 clean:
 	rm -rf $(VENV) var

@@ -45,7 +45,9 @@ def ingest_command(
 
 
 @corpus_app.command("stats")
-def stats_command(files: list[Path] = typer.Argument(None, help="Corpus stores or gold files (default: the store)")) -> None:
+def stats_command(
+    files: list[Path] = typer.Argument(None, help="Corpus stores or gold files (default: the store)"),
+) -> None:
     """Print documents, words, dates covered and entities per label."""
     for path in files or [default_store()]:
         try:

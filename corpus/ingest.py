@@ -125,7 +125,8 @@ def _html(path: Path, raw: bytes, text: str, encoding: str, problems: list[Probl
     readable = Readable(text)
     tree = lxml_html.fromstring(readable.summary(html_partial=True))
     blocks = [" ".join(el.text_content().split()) for el in tree.iter("p", "h1", "h2", "h3", "h4", "li", "blockquote")]
-    body, steps = _clean("\n\n".join(b for b in blocks if b) or " ".join(tree.text_content().split()), str(path), problems)
+    text = "\n\n".join(b for b in blocks if b) or " ".join(tree.text_content().split())
+    body, steps = _clean(text, str(path), problems)
     if not body:
         raise IngestError("HTML page has no readable main text")
     title, _ = normalize(" ".join(readable.short_title().split()))

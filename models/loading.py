@@ -8,12 +8,12 @@ from pathlib import Path
 
 from corpus.paths import models_dir
 from models.base import NerModel
-from models.card import ModelDirError, read_meta, schema_of
+from models.card import META_FILE, ModelDirError, read_meta, schema_of
 
 MODEL_ENV = "VNER_MODEL"
 LATEST_FILE = "LATEST"
 
-_cache: dict[Path, NerModel] = {}
+_cache: dict[tuple[Path, int], NerModel] = {}
 _lock = threading.Lock()
 
 
@@ -40,6 +40,10 @@ def _engine_class(engine: str) -> type[NerModel]:
         from models.spacy_engine import SpacyModel
 
         return SpacyModel
+    if engine == "transformers":
+        from models.hf_engine import HFModel
+
+        return HFModel
     raise ModelDirError(f"unknown engine {engine!r}")
 
 
@@ -48,9 +52,9 @@ def load_model(model: str | Path | NerModel | None = None) -> NerModel:
     if isinstance(model, NerModel):
         return model
     path = Path(model) if model is not None else default_model_dir()
-    key = path.resolve()
+    meta = read_meta(path)
+    key = (path.resolve(), (path / META_FILE).stat().st_mtime_ns)  # a rewritten model is loaded anew
     with _lock:
         if key not in _cache:
-            meta = read_meta(path)
             _cache[key] = _engine_class(meta["engine"])(path, meta, schema_of(meta))
         return _cache[key]

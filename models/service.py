@@ -253,7 +253,7 @@ def model_info(model: NerModel, max_chars: int, max_body_bytes: int) -> ModelInf
         path=str(Path(model.path).resolve()),
         created=meta.get("created"),
         label_set=model.schema.name,
-        labels=[LabelInfo(name=l.name, description=l.description, color=l.color) for l in model.schema.labels],
+        labels=[LabelInfo(name=x.name, description=x.description, color=x.color) for x in model.schema.labels],
         metrics=metrics,
         versions={str(k): str(v) for k, v in (meta.get("versions") or {}).items()},
         max_chars=max_chars,

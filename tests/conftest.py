@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
 
-from corpus.paths import shared_dir
+from corpus.jsonl import read_documents
+from corpus.paths import BUNDLED_GOLD_FILE, shared_dir
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +37,20 @@ def vner() -> str:
     if not script.exists():
         pytest.fail(f"{script} not found: install the project (make install)")
     return str(script)
+
+
+@pytest.fixture(scope="session")
+def seed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A spaCy model trained for a few epochs on four bundled seeds, scored on the fifth; once a session."""
+    from corpus.schema import load_schema
+    from training.run import train_model
+
+    seeds = read_documents(BUNDLED_GOLD_FILE)
+    home = tmp_path_factory.mktemp("seed-model-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VNER_HOME", str(home))
+        train, dev = home / "train.jsonl", home / "dev.jsonl"
+        train.write_text("".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in seeds[:4]))
+        dev.write_text(json.dumps(seeds[4].to_dict(), ensure_ascii=False) + "\n")
+        train_model("spacy", load_schema(), train, dev, home / "model", max_epochs=4, seed=1)
+    return home / "model"

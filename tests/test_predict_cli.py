@@ -6,7 +6,6 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -17,14 +16,8 @@ from models import predict
 from models.cli import register
 
 # The same two-epoch seed model as the service tests (trained once per session, shared on disk).
-from test_service import trained_seed_model  # noqa: E402  (tests/ is on sys.path under pytest)
 
 SEEDS = read_documents(BUNDLED_GOLD_FILE)
-
-
-@pytest.fixture(scope="session")
-def seed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_seed_model(tmp_path_factory)
 
 
 def vner(*args: str | Path):

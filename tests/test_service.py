@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
@@ -20,41 +19,12 @@ from corpus.jsonl import read_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.schema import load_schema
 from models import predict
-from models.card import META_FILE, ModelDirError, read_meta
+from models.card import ModelDirError, read_meta
 from models.service import create_app
 
 SEEDS = read_documents(BUNDLED_GOLD_FILE)
 MAX_CHARS = 100_000  # below the 1 MiB body limit, so "text too long" can be reached
 ENTITY_KEYS = ["start", "end", "label", "text", "score"]
-
-
-def trained_seed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A spaCy model trained for two epochs on four seeds (scored on the fifth); built once per session.
-
-    Same recipe as ``tests/test_spacy_predict.py`` with fewer epochs. The model is kept at a fixed
-    place under the session's temporary directory, so every test module asking for it shares it.
-    """
-    from training.run import train_model
-
-    out = tmp_path_factory.getbasetemp() / "seed-model-2-epochs"
-    if (out / META_FILE).is_file():
-        return out
-    home = tmp_path_factory.mktemp("seed-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VNER_HOME", str(home))
-        split = home / "split"
-        split.mkdir()
-        train, dev = split / "train.jsonl", split / "dev.jsonl"
-        train.write_text("".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in SEEDS[:4]))
-        dev.write_text(json.dumps(SEEDS[4].to_dict(), ensure_ascii=False) + "\n")
-        train_model("spacy", load_schema(), train, dev, home / "model", max_epochs=2, seed=1)
-    shutil.move(home / "model", out)  # complete models only
-    return out
-
-
-@pytest.fixture(scope="session")
-def seed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_seed_model(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

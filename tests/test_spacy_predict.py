@@ -15,24 +15,8 @@ from corpus.schema import load_schema
 from models import load_model, predict
 from models.card import ModelDirError, read_meta
 from models.predict import TextTooLongError, chunk_bounds
-from training.run import train_model
 
 SEEDS = read_documents(BUNDLED_GOLD_FILE)
-
-
-@pytest.fixture(scope="session")
-def seed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Trained on four seeds for a few epochs, scored on the fifth (seconds, not minutes)."""
-    home = tmp_path_factory.mktemp("home")
-    out = home / "model"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VNER_HOME", str(home))
-        split = home / "split"
-        split.mkdir()
-        (split / "train.jsonl").write_text("".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in SEEDS[:4]))
-        (split / "dev.jsonl").write_text(json.dumps(SEEDS[4].to_dict(), ensure_ascii=False) + "\n")
-        train_model("spacy", load_schema(), split / "train.jsonl", split / "dev.jsonl", out, max_epochs=8, seed=1)
-    return out
 
 
 def test_model_directory_describes_itself(seed_model: Path) -> None:

@@ -26,9 +26,10 @@ def evaluate(model: NerModel | str, docs: Sequence[Document]) -> tuple[Scores, l
 
 def scores_table(scores: Scores, title: str = "") -> Table:
     """Per-label precision, recall, F1, support and error counts, then micro, macro and partial rows."""
-    table = Table(title=title)
-    for column in ("label", "P", "R", "F1", "support", *ERROR_KINDS):
-        table.add_column(column, justify="left" if column == "label" else "right")
+    table = Table(title=title, caption="errors: missed, spurious, wrong boundary, wrong label")
+    table.add_column("label", no_wrap=True)
+    for column in ("P", "R", "F1", "n", "miss", "spur", "bound", "label"):
+        table.add_column(column, justify="right", no_wrap=True)
     for label, row in scores.per_label().items():
         errors = [str(scores.errors[kind][label]) for kind in ERROR_KINDS]
         table.add_row(label, *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1")), str(row["support"]), *errors)

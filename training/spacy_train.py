@@ -15,16 +15,26 @@ from spacy.tokens import DocBin
 from corpus.document import Document, Span
 from corpus.schema import LabelSchema
 from corpus.text import paragraph_bounds
-from models.spacy_engine import ENGINE, PIPELINE_DIR, TOKENIZER_NAME
+from models.spacy_engine import PIPELINE_DIR, TOKENIZER_NAME
 from training.alignment import AlignmentReport
 
+TOKENIZERS = {
+    "syllable": {"@tokenizers": TOKENIZER_NAME},
+    "pyvi": {"@tokenizers": "spacy.vi.VietnameseTokenizer", "use_pyvi": True},
+}
 
-def blank_pipeline() -> spacy.Language:
-    return spacy.blank("vi", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER_NAME}}})
+
+def blank_pipeline(tokens: str = "syllable") -> spacy.Language:
+    return spacy.blank("vi", config={"nlp": {"tokenizer": TOKENIZERS[tokens]}})
 
 
-def to_docbin(docs: Sequence[Document], nlp: spacy.Language, report: AlignmentReport) -> DocBin:
-    """One spaCy doc a line, with gold entities; spans that fit no line or token boundary go to ``report``."""
+def to_docbin(
+    docs: Sequence[Document], nlp: spacy.Language, report: AlignmentReport, alignment: str = "strict"
+) -> DocBin:
+    """One spaCy doc a line, with gold entities; spans that fit no line or token boundary go to ``report``.
+
+    With ``alignment="expand"`` a span inside tokens is widened to them (and still reported).
+    """
     out = DocBin()
     for doc in docs:
         placed: set[Span] = set()
@@ -33,21 +43,25 @@ def to_docbin(docs: Sequence[Document], nlp: spacy.Language, report: AlignmentRe
             ents = []
             for span in doc.spans:
                 if start <= span.start and span.end <= end:
-                    ent = sdoc.char_span(span.start - start, span.end - start, label=span.label)
-                    if ent is not None:
+                    ent = sdoc.char_span(
+                        span.start - start, span.end - start, label=span.label, alignment_mode=alignment
+                    )
+                    if ent is not None and not any(ent.start < e.end and e.start < ent.end for e in ents):
                         ents.append(ent)
-                        placed.add(span)
+                        if (ent.start_char, ent.end_char) == (span.start - start, span.end - start):
+                            placed.add(span)
             sdoc.ents = ents
             out.add(sdoc)
         for span in doc.spans:
-            report.add(span.label, span in placed, f"{doc.id} [{span.start}:{span.end}] {doc.text[span.start:span.end]!r}")
+            context = f"{doc.id} [{span.start}:{span.end}] {doc.text[span.start:span.end]!r}"
+            report.add(span.label, span in placed, context)
     return out
 
 
-def spacy_config(schema: LabelSchema, *, max_epochs: int, seed: int, eval_frequency: int) -> spacy.Config:
-    """spaCy's CPU-efficient NER config with our tokenizer and the schema's labels."""
+def spacy_config(*, tokens: str, max_epochs: int, seed: int, eval_frequency: int) -> spacy.Config:
+    """spaCy's CPU-efficient NER config with the chosen tokenizer."""
     config = init_config(lang="vi", pipeline=["ner"], optimize="efficiency", gpu=False)
-    config["nlp"]["tokenizer"] = {"@tokenizers": TOKENIZER_NAME}
+    config["nlp"]["tokenizer"] = TOKENIZERS[tokens]
     config["training"]["max_epochs"] = max_epochs
     config["training"]["eval_frequency"] = eval_frequency
     config["system"]["seed"] = seed
@@ -60,23 +74,33 @@ def train_spacy(
     schema: LabelSchema,
     out_dir: Path,
     *,
+    tokens: str = "syllable",
     max_epochs: int = 30,
     seed: int = 0,
     eval_frequency: int = 50,
+    overrides: dict[str, object] | None = None,
 ) -> AlignmentReport:
-    """Train and write the best pipeline to ``out_dir/pipeline``; returns the alignment report."""
+    """Train and write the best pipeline to ``out_dir/pipeline``; returns the alignment report.
+
+    ``overrides`` are spaCy config overrides (``{"components.ner.model.hidden_width": 128}``).
+    """
     report = AlignmentReport()
-    nlp = blank_pipeline()
+    nlp = blank_pipeline(tokens)
+    alignment = "strict" if tokens == "syllable" else "expand"
     with tempfile.TemporaryDirectory(prefix="vner-spacy-") as tmp:
         work = Path(tmp)
-        to_docbin(train_docs, nlp, report).to_disk(work / "train.spacy")
-        to_docbin(dev_docs, nlp, AlignmentReport()).to_disk(work / "dev.spacy")
-        config = spacy_config(schema, max_epochs=max_epochs, seed=seed, eval_frequency=eval_frequency)
+        to_docbin(train_docs, nlp, report, alignment).to_disk(work / "train.spacy")
+        to_docbin(dev_docs, nlp, AlignmentReport(), alignment).to_disk(work / "dev.spacy")
+        config = spacy_config(tokens=tokens, max_epochs=max_epochs, seed=seed, eval_frequency=eval_frequency)
         config.to_disk(work / "config.cfg")
         spacy_train(
             work / "config.cfg",
             output_path=work / "out",
-            overrides={"paths.train": str(work / "train.spacy"), "paths.dev": str(work / "dev.spacy")},
+            overrides={
+                "paths.train": str(work / "train.spacy"),
+                "paths.dev": str(work / "dev.spacy"),
+                **(overrides or {}),
+            },
         )
         target = out_dir / PIPELINE_DIR
         if target.exists():
