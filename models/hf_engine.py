@@ -1,0 +1,344 @@
+"""The transformers engine: a token-classification encoder over syllable words, in overlapping windows.
+
+Text -> words (syllables, numbers, single symbols; the same idea as the spaCy engine's tokenizer)
+-> sub-tokens of the whole document -> windows of at most ``max_length`` tokens (special tokens
+included) that overlap by at most ``stride`` tokens and always cut between words. Each word's tag
+is read at its first sub-token. When windows overlap, a word takes its prediction from the window
+where it has the most context on both sides (a side that is the document edge counts as
+unlimited); ties go to the earlier window. Tags are BIO over the schema's labels; decoding turns
+them back into character spans (see :func:`decode_tags`).
+
+Training lives in ``training/hf_train.py``; this module only needs ``corpus``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpus.document import Span
+from corpus.schema import LabelSchema
+from models.base import NerModel
+
+ENGINE = "transformers"
+HF_DIR = "hf"  # weights, config and tokenizer inside a model directory
+DEFAULT_MAX_LENGTH = 128
+DEFAULT_STRIDE = 32
+DEFAULT_BATCH_SIZE = 32
+THREADS_ENV = "VNER_THREADS"
+
+# A number with its separators ("6.325", "25,2"), a run of letters (one syllable), or one other symbol.
+# Kept in step with models/spacy_engine.py's _TOKEN.
+WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
+
+
+def split_words(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every word of ``text``: syllables, numbers and single symbols."""
+    return [match.span() for match in WORD.finditer(text)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Windows
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input: ``input_ids`` with their document word index (None for special tokens)."""
+
+    input_ids: list[int]
+    word_ids: list[int | None]
+    first: list[tuple[int, int]]  # (position in input_ids, word index) of each word's first sub-token
+    content: tuple[int, int]  # positions [start, end) of the non-special tokens
+    at_start: bool  # the window begins with the document's first word
+    at_end: bool  # the window ends with the document's last word
+
+    def context(self, position: int) -> float:
+        """Tokens of context around ``position`` on its poorer side; a document edge counts as unlimited."""
+        before = math.inf if self.at_start else position - self.content[0]
+        after = math.inf if self.at_end else self.content[1] - 1 - position
+        return min(before, after)
+
+
+def plan_windows(counts: Sequence[int], body: int, stride: int) -> list[tuple[int, int]]:
+    """Word ranges ``[start, end)`` with at most ``body`` sub-tokens each, overlapping by at most ``stride``.
+
+    ``counts`` is the number of sub-tokens of each word. A range holds at least one word (a word
+    longer than ``body`` gets a window of its own, cut later), and each range starts after the
+    previous one, so every word is in some window.
+    """
+    windows: list[tuple[int, int]] = []
+    start, n = 0, len(counts)
+    while start < n:
+        end, total = start, 0
+        while end < n and (end == start or total + counts[end] <= body):
+            total += counts[end]
+            end += 1
+        windows.append((start, end))
+        if end >= n:
+            break
+        nxt, overlap = end, 0
+        while nxt - 1 > start and overlap + counts[nxt - 1] <= stride:
+            nxt -= 1
+            overlap += counts[nxt]
+        start = nxt
+    return windows
+
+
+class WindowEncoder:
+    """Turns word lists into :class:`Window` lists with a fast tokenizer's own special tokens."""
+
+    def __init__(self, tokenizer: Any, max_length: int = DEFAULT_MAX_LENGTH, stride: int = DEFAULT_STRIDE):
+        from tokenizers import Tokenizer
+
+        backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
+        if not isinstance(backend, Tokenizer):
+            raise TypeError(f"a fast (tokenizers-backed) tokenizer is needed, not {type(tokenizer).__name__}")
+        self.backend = Tokenizer.from_str(backend.to_str())  # a private copy: no truncation, no padding
+        self.backend.no_truncation()
+        self.backend.no_padding()
+        probe = self.backend.encode(["a"], is_pretokenized=True, add_special_tokens=True)
+        inside = [i for i, w in enumerate(probe.word_ids) if w is not None]
+        self.prefix = probe.ids[: inside[0]]
+        self.suffix = probe.ids[inside[-1] + 1 :]
+        self.max_length, self.stride = max_length, stride
+        self.body = max_length - len(self.prefix) - len(self.suffix)
+        if self.body < 2:
+            raise ValueError(f"max_length {max_length} leaves no room for words after the special tokens")
+        if not 0 <= stride < self.body:
+            raise ValueError(f"stride must be at least 0 and below {self.body} (max_length minus special tokens)")
+
+    def encode(self, words: Sequence[str]) -> list[Window]:
+        return self.encode_batch([words])[0]
+
+    def encode_batch(self, docs: Sequence[Sequence[str]]) -> list[list[Window]]:
+        todo = [i for i, words in enumerate(docs) if words]
+        out: list[list[Window]] = [[] for _ in docs]
+        encodings = self.backend.encode_batch([list(docs[i]) for i in todo], is_pretokenized=True,
+                                              add_special_tokens=False)
+        for i, encoding in zip(todo, encodings):
+            out[i] = self._windows(len(docs[i]), encoding.ids, encoding.word_ids)
+        return out
+
+    def _windows(self, n_words: int, ids: list[int], word_ids: list[int | None]) -> list[Window]:
+        # Sub-tokens of word j are ids[starts[j]:ends[j]] (empty when the tokenizer dropped the word).
+        starts, ends = [0] * n_words, [0] * n_words
+        seen = [False] * n_words
+        for pos, word in enumerate(word_ids):
+            if word is None:
+                continue
+            if not seen[word]:
+                seen[word], starts[word] = True, pos
+            ends[word] = pos + 1
+        position = len(ids)
+        for word in range(n_words - 1, -1, -1):  # empty words sit where the next word starts
+            if seen[word]:
+                position = starts[word]
+            else:
+                starts[word] = ends[word] = position
+        counts = [ends[j] - starts[j] for j in range(n_words)]
+        windows = []
+        for first_word, end_word in plan_windows(counts, self.body, self.stride):
+            lo, hi = starts[first_word], ends[end_word - 1]
+            hi = min(hi, lo + self.body)  # only a single over-long word is ever cut
+            body_words = word_ids[lo:hi]
+            offset = len(self.prefix)
+            first = [
+                (offset + k, word) for k, word in enumerate(body_words)
+                if word is not None and (k == 0 or body_words[k - 1] != word)
+            ]
+            windows.append(Window(
+                input_ids=[*self.prefix, *ids[lo:hi], *self.suffix],
+                word_ids=[None] * len(self.prefix) + list(body_words) + [None] * len(self.suffix),
+                first=first,
+                content=(offset, offset + hi - lo),
+                at_start=first_word == 0,
+                at_end=end_word == n_words,
+            ))
+        return windows
+
+
+def merge_windows(n_words: int, windows: Sequence[Window], probs: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-word tag probabilities ``(n_words, n_tags)``: each word from the window where it is most central.
+
+    ``probs[i]`` holds one row per token of ``windows[i]``. Rows of words that no window shows
+    (the tokenizer produced nothing for them) are NaN.
+    """
+    n_tags = probs[0].shape[-1] if len(probs) else 0
+    merged = np.full((n_words, n_tags), np.nan, dtype=np.float32)
+    best = np.full(n_words, -1.0)
+    for window, window_probs in zip(windows, probs):
+        for position, word in window.first:
+            context = window.context(position)
+            if context > best[word]:
+                best[word] = context
+                merged[word] = window_probs[position]
+    return merged
+
+
+# ---------------------------------------------------------------------------------------------
+# BIO decoding
+
+
+def decode_tags(
+    text: str,
+    words: Sequence[tuple[int, int]],
+    tags: Sequence[str | None],
+    confidences: Sequence[float | None] | None = None,
+) -> list[Span]:
+    """Character spans from one BIO tag per word.
+
+    ``B-X`` starts an entity; ``I-X`` continues an open ``X`` entity and otherwise starts one;
+    ``O`` ends it, and so does a line break between two words. A word tagged None (the model saw
+    none of its sub-tokens) is skipped without ending anything. An entity runs from its first
+    word's start to its last word's end, so it never has outer whitespace. Its score is the mean
+    of its words' ``confidences`` (the probability of the chosen tag), None without them.
+    """
+    spans: list[Span] = []
+    label: str | None = None
+    first = last = -1
+    scores: list[float] = []
+
+    def close() -> None:
+        nonlocal label
+        if label is not None:
+            score = sum(scores) / len(scores) if scores and confidences is not None else None
+            spans.append(Span(words[first][0], words[last][1], label, score))
+        label = None
+
+    previous_end: int | None = None
+    for index, tag in enumerate(tags):
+        if tag is None:
+            continue
+        start, end = words[index]
+        if previous_end is not None and "\n" in text[previous_end:start]:
+            close()
+        previous_end = end
+        prefix, _, name = tag.partition("-")
+        if prefix == "I" and name == label:
+            last = index
+        elif prefix in ("B", "I") and name:
+            close()
+            label, first, last, scores = name, index, index, []
+        else:
+            close()
+            continue
+        if confidences is not None and confidences[index] is not None:
+            scores.append(float(confidences[index]))
+    close()
+    return spans
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+
+
+def _threads_from_env() -> int | None:
+    value = os.environ.get(THREADS_ENV, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+class HFModel(NerModel):
+    """A fine-tuned ``AutoModelForTokenClassification`` in ``<model dir>/hf``."""
+
+    engine = ENGINE
+
+    def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema, *,
+                 threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
+        super().__init__(path, meta, schema)
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_dir = Path(path) / HF_DIR
+        if not (hf_dir / "config.json").is_file():
+            from models.card import ModelDirError
+
+            raise ModelDirError(f"{path}: no transformers model in {HF_DIR}/ (config.json missing)")
+        settings = meta.get("training", {})
+        hf_logging.disable_progress_bar()
+        tokenizer = AutoTokenizer.from_pretrained(hf_dir)
+        model = AutoModelForTokenClassification.from_pretrained(hf_dir)
+        self._setup(model, tokenizer, int(settings.get("max_length", DEFAULT_MAX_LENGTH)),
+                    int(settings.get("stride", DEFAULT_STRIDE)), threads, batch_size)
+
+    @classmethod
+    def from_components(cls, model: Any, tokenizer: Any, schema: LabelSchema, *, path: Path,
+                        max_length: int = DEFAULT_MAX_LENGTH, stride: int = DEFAULT_STRIDE,
+                        threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> HFModel:
+        """Wrap an in-memory model and tokenizer (used during training to score on dev)."""
+        self = cls.__new__(cls)
+        NerModel.__init__(self, Path(path), {"engine": ENGINE, "schema": schema.to_dict()}, schema)
+        self._setup(model, tokenizer, max_length, stride, threads, batch_size)
+        return self
+
+    def _setup(self, model: Any, tokenizer: Any, max_length: int, stride: int,
+               threads: int | None, batch_size: int) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.encoder = WindowEncoder(tokenizer, max_length, stride)
+        self.threads = threads or _threads_from_env()
+        self.batch_size = batch_size
+        pad = getattr(tokenizer, "pad_token_id", None)
+        self.pad_id = pad if pad is not None else 0
+        id2label = {int(k): v for k, v in model.config.id2label.items()}
+        self.tags = [id2label[i] for i in range(len(id2label))]
+        unknown = {t.partition("-")[2] for t in self.tags if t != "O"} - set(self.schema.names)
+        if unknown:
+            from models.card import ModelDirError
+
+            raise ModelDirError(f"{self.path}: model tags use labels outside the schema: {sorted(unknown)}")
+
+    def window_probabilities(self, windows: Sequence[Window]) -> list[np.ndarray]:
+        """Softmax tag probabilities, one ``(len(input_ids), n_tags)`` array per window."""
+        import torch
+
+        out: list[np.ndarray] = [np.empty(0)] * len(windows)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        previous_threads = torch.get_num_threads()
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            with torch.inference_mode():
+                for lo in range(0, len(order), self.batch_size):
+                    batch = order[lo:lo + self.batch_size]
+                    width = max(len(windows[i].input_ids) for i in batch)
+                    ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+                    mask = torch.zeros((len(batch), width), dtype=torch.long)
+                    for row, i in enumerate(batch):
+                        n = len(windows[i].input_ids)
+                        ids[row, :n] = torch.tensor(windows[i].input_ids, dtype=torch.long)
+                        mask[row, :n] = 1
+                    logits = self.model(input_ids=ids, attention_mask=mask).logits
+                    probs = torch.softmax(logits.float(), dim=-1).numpy()
+                    for row, i in enumerate(batch):
+                        out[i] = probs[row, : len(windows[i].input_ids)]
+        finally:
+            if self.threads:
+                torch.set_num_threads(previous_threads)
+            self.model.train(was_training)
+        return out
+
+    def predict_normalized(self, texts: list[str]) -> list[list[Span]]:
+        bounds = [split_words(text) for text in texts]
+        per_doc = self.encoder.encode_batch([[text[a:b] for a, b in words] for text, words in zip(texts, bounds)])
+        flat = [window for windows in per_doc for window in windows]
+        probs = iter(self.window_probabilities(flat))
+        results = []
+        for text, words, windows in zip(texts, bounds, per_doc):
+            merged = merge_windows(len(words), windows, [next(probs) for _ in windows])
+            tags: list[str | None] = [None] * len(words)
+            confidences: list[float | None] = [None] * len(words)
+            for j, row in enumerate(merged):
+                if not np.isnan(row).any():
+                    best = int(row.argmax())
+                    tags[j], confidences[j] = self.tags[best], float(row[best])
+            results.append([s for s in decode_tags(text, words, tags, confidences) if s.label in self.schema])
+        return results

@@ -1,0 +1,300 @@
+"""Fine-tune a transformers encoder for token classification on gold documents (CPU-friendly).
+
+Gold documents -> BIO word tags -> overlapping windows (``training.bio``) -> a ``datasets.Dataset``
+-> a standard PyTorch loop: AdamW, linear schedule with warm-up, gradient clipping, one dev
+evaluation per epoch with strict character-span micro F1 (``corpus.scoring.score`` on the
+predictions of the real prediction path), early stopping, and the best epoch kept in
+``<out_dir>/hf``. (``transformers.Trainer`` would need ``accelerate``, which the project does not
+install; this loop does the same steps.) Writes ``history.json``, ``training.log`` and
+``learning_curve.png`` beside it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpus.document import Document
+from corpus.schema import LabelSchema
+from corpus.scoring import score
+from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, ENGINE, HF_DIR, HFModel, WindowEncoder
+from training.alignment import AlignmentReport
+from training.bio import document_features
+
+DEFAULT_EPOCHS = 8
+DEFAULT_LR = 2e-4
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_PATIENCE = 3
+WARMUP_RATIO = 0.1
+WEIGHT_DECAY = 0.01
+MAX_GRAD_NORM = 1.0
+HISTORY_FILE = "history.json"
+LOG_FILE = "training.log"
+CURVE_FILE = "learning_curve.png"
+
+__all__ = ["ENGINE", "HFTrainResult", "train_hf"]
+
+
+@dataclass
+class HFTrainResult:
+    report: AlignmentReport
+    settings: dict[str, Any]  # resolved options and outcome, JSON-safe (goes into vner-model.json)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _resolve_backbone(backbone: str | Path | None, say: Callable[[str], None]) -> str:
+    if backbone is not None:
+        return str(backbone)
+    from training.backbone import build_backbone
+
+    return str(build_backbone(progress=say))
+
+
+def _features(docs: Sequence[Document], encoder: WindowEncoder, label2id: dict[str, int],
+              report: AlignmentReport | None):
+    from datasets import Dataset
+
+    rows = [row for doc in docs for row in document_features(doc, encoder, label2id, report)]
+    return Dataset.from_list(rows) if rows else None
+
+
+def _optimizer(model: Any, lr: float, weight_decay: float):
+    import torch
+
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def dev_f1(model: HFModel, docs: Sequence[Document]) -> float:
+    """Strict character-span micro F1 of ``model`` on ``docs`` through the normal prediction path."""
+    from training.evaluate import predict_documents
+
+    predicted = predict_documents(model, docs)
+    return score(model.schema.names, zip((d.spans for d in docs), predicted)).micro()["f1"]
+
+
+def write_learning_curve(history: Sequence[dict[str, Any]], path: Path, best_epoch: int | None = None) -> Path:
+    """Train loss and dev F1 per epoch as a PNG (matplotlib's Agg canvas; no global backend change)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    epochs = [row["epoch"] for row in history]
+    figure = Figure(figsize=(6, 3.5), dpi=100)
+    FigureCanvasAgg(figure)
+    loss_axis = figure.add_subplot(1, 1, 1)
+    loss_axis.plot(epochs, [row["train_loss"] for row in history], "o-", color="tab:blue", label="train loss")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("train loss", color="tab:blue")
+    f1_axis = loss_axis.twinx()
+    f1_axis.plot(epochs, [row["dev_f1"] for row in history], "s-", color="tab:orange", label="dev F1")
+    f1_axis.set_ylabel("dev micro F1 (strict)", color="tab:orange")
+    f1_axis.set_ylim(0, 1)
+    if best_epoch is not None:
+        loss_axis.axvline(best_epoch, color="grey", linestyle=":", linewidth=1, label="best epoch")
+    handles = [*loss_axis.get_lines(), *f1_axis.get_lines()]
+    loss_axis.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize="small")
+    if epochs:
+        loss_axis.set_xticks(epochs)
+    figure.suptitle("transformers NER: learning curve")
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
+def _restores_torch_threads(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give torch back its thread count when ``func`` returns or raises."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        previous = torch.get_num_threads()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            torch.set_num_threads(previous)
+
+    return wrapper
+
+
+@_restores_torch_threads
+def train_hf(
+    train_docs: Sequence[Document],
+    dev_docs: Sequence[Document],
+    schema: LabelSchema,
+    out_dir: Path,
+    *,
+    backbone: str | Path | None = None,
+    epochs: int = DEFAULT_EPOCHS,
+    lr: float = DEFAULT_LR,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    stride: int = DEFAULT_STRIDE,
+    freeze_embeddings: bool = True,
+    threads: int | None = None,
+    seed: int = 0,
+    patience: int | None = DEFAULT_PATIENCE,
+    warmup_ratio: float = WARMUP_RATIO,
+    weight_decay: float = WEIGHT_DECAY,
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> HFTrainResult:
+    """Fine-tune ``backbone`` (a local directory or hub id; default: the converted multilingual-e5-small).
+
+    Every epoch is scored on ``dev_docs``; the best one (ties go to the later epoch) is saved to
+    ``out_dir/hf``. Training stops after ``patience`` epochs without a better dev F1 (None: never)
+    or after ``max_steps`` optimizer steps. Gold spans that fit no word boundary are counted in
+    the returned report.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+    from transformers import (
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        DataCollatorForTokenClassification,
+        get_linear_schedule_with_warmup,
+    )
+    from transformers.utils import logging as hf_logging
+
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise ValueError("epochs and batch_size must be at least 1 and lr above 0")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_lines: list[str] = []
+
+    def say(message: str) -> None:
+        log_lines.append(message)
+        (out_dir / LOG_FILE).write_text("\n".join(log_lines) + "\n", encoding="utf-8")
+        if progress:
+            tqdm.write(message)
+
+    hf_logging.disable_progress_bar()
+    if threads:
+        torch.set_num_threads(threads)  # put back on return by @_restores_torch_threads
+    _seed_everything(seed)
+    backbone = _resolve_backbone(backbone, say)
+    tags = schema.bio_tags()
+    label2id = {tag: i for i, tag in enumerate(tags)}
+    id2label = dict(enumerate(tags))
+    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(f"{backbone}: a fast tokenizer (tokenizer.json) is needed")
+    model = AutoModelForTokenClassification.from_pretrained(
+        backbone, num_labels=len(tags), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True,
+    )
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions and max_length > positions:
+        raise ValueError(f"max_length {max_length} exceeds the backbone's {positions} positions")
+    if freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+
+    encoder = WindowEncoder(tokenizer, max_length, stride)
+    report = AlignmentReport()
+    train_set = _features(train_docs, encoder, label2id, report)
+    if train_set is None:
+        raise ValueError("no training text: the training documents are empty")
+    say(f"{len(train_docs)} train documents -> {len(train_set)} windows of <= {max_length} tokens "
+        f"(stride {stride}); {report.summary()}")
+
+    generator = torch.Generator().manual_seed(seed)
+    collator = DataCollatorForTokenClassification(tokenizer, return_tensors="pt")
+    loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator, collate_fn=collator)
+    steps_per_epoch = len(loader)
+    total_steps = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
+    optimizer = _optimizer(model, lr, weight_decay)
+    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * total_steps), total_steps)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    say(f"backbone {backbone}: {trainable:,} trainable parameters; {epochs} epochs x {steps_per_epoch} steps "
+        f"(batch {batch_size}, lr {lr:g}, {torch.get_num_threads()} threads, seed {seed})")
+
+    scorer = HFModel.from_components(model, tokenizer, schema, path=out_dir, max_length=max_length,
+                                     stride=stride, threads=threads)
+    target = out_dir / HF_DIR
+    history: list[dict[str, Any]] = []
+    best_f1, best_epoch, stale, step = -1.0, None, 0, 0
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        losses: list[float] = []
+        bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False, unit="batch")
+        for batch in bar:
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], MAX_GRAD_NORM)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            step += 1
+            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.4f}")
+            if step >= total_steps:
+                break
+        bar.close()
+        f1 = dev_f1(scorer, dev_docs)
+        row = {"epoch": epoch, "step": step, "train_loss": sum(losses) / max(len(losses), 1), "dev_f1": f1,
+               "lr": scheduler.get_last_lr()[0], "seconds": round(time.perf_counter() - started, 1)}
+        history.append(row)
+        improved = f1 > best_f1
+        if f1 >= best_f1:  # ties: keep the later, longer-trained epoch
+            best_f1, best_epoch = f1, epoch
+            staging = out_dir / f".{HF_DIR}.saving"  # a failed save never destroys the previous best
+            shutil.rmtree(staging, ignore_errors=True)
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+        stale = 0 if improved else stale + 1
+        say(f"epoch {epoch}: train loss {row['train_loss']:.4f}, dev F1 {f1:.4f}"
+            f"{' (best, saved)' if best_epoch == epoch else ''}, {row['seconds']} s")
+        (out_dir / HISTORY_FILE).write_text(json.dumps(history, indent=2) + "\n", encoding="utf-8")
+        if step >= total_steps:
+            break
+        if patience is not None and stale >= patience:
+            say(f"early stop: no better dev F1 for {patience} epochs")
+            break
+    write_learning_curve(history, out_dir / CURVE_FILE, best_epoch)
+    say(f"best epoch {best_epoch}: dev F1 {best_f1:.4f}; model -> {target}")
+    settings = {
+        "backbone": backbone,
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "stride": stride,
+        "freeze_embeddings": freeze_embeddings,
+        "threads": threads,
+        "seed": seed,
+        "patience": patience,
+        "warmup_ratio": warmup_ratio,
+        "weight_decay": weight_decay,
+        "max_steps": max_steps,
+        "train_windows": len(train_set),
+        "steps": step,
+        "epochs_run": len(history),
+        "best_epoch": best_epoch,
+        "best_dev_f1": round(best_f1, 4),
+    }
+    return HFTrainResult(report=report, settings=settings, history=history)
