@@ -1,4 +1,9 @@
-"""`vner` commands of the annotation package: ``vner studio start|stop|status``."""
+"""`vner` commands of the annotation package.
+
+``vner studio start|stop|status`` run the local server; ``init|push|pull|import-gold`` manage the
+annotation project on it (see ``annotation/client.py`` for the API calls, ``annotation/export.py``
+for the export policy).
+"""
 
 from __future__ import annotations
 
@@ -93,10 +98,246 @@ def studio_status(
         raise typer.Exit(3)
 
 
+# ----------------------------------------------------------------------------- project commands
+
+PROJECT_HELP = "Title of the Label Studio project."
+
+
+def _connect(port: Optional[int]):
+    """A client for the running server, or a clear error and exit code 1."""
+    from annotation.client import StudioClient, StudioClientError
+    from annotation.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(port=port, generate=False)
+        return StudioClient.connect(settings)
+    except (SettingsError, StudioClientError) as exc:
+        _fail(str(exc))
+
+
+def _schema():
+    from corpus.schema import SchemaError, load_schema
+
+    try:
+        return load_schema()
+    except SchemaError as exc:
+        _fail(str(exc))
+
+
+def _project_id(client, title: str) -> int:
+    from annotation.client import StudioClientError
+
+    try:
+        return client.project_id(title)
+    except StudioClientError as exc:
+        _fail(str(exc))
+
+
+def _list_line(label: str, ids: list[str], limit: int = 5) -> str:
+    shown = ", ".join(ids[:limit]) + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")
+    return f"{label}: {len(ids)} ({shown})"
+
+
+def studio_init(
+    title: str = typer.Option(None, "--title", help=f"{PROJECT_HELP} (default: the vner project)"),
+    port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
+) -> None:
+    """Create the annotation project, or update it (found by title): labeling config and guidelines."""
+    from annotation.client import DEFAULT_PROJECT_TITLE, StudioClientError, project_settings
+
+    title = title or DEFAULT_PROJECT_TITLE
+    schema = _schema()
+    wanted = project_settings(schema)
+    client = _connect(port)
+    try:
+        found = client.find_projects(title)
+        before = client.get_project(found[0].id) if len(found) == 1 else None
+        project_id, created = client.ensure_project(title, **wanted)
+    except StudioClientError as exc:
+        _fail(str(exc))
+    finally:
+        client.close()
+    if created:
+        typer.echo(f"created project {title!r} (id {project_id}) with {len(schema.names)} labels and the guidelines")
+    else:
+        changed = [
+            name for name, key in (("labeling config", "label_config"), ("guidelines", "expert_instruction"))
+            if before is None or getattr(before, key) != wanted[key]
+        ]
+        what = f"updated: {', '.join(changed)}" if changed else "labeling config and guidelines were already current"
+        typer.echo(f"project {title!r} (id {project_id}) exists; {what}")
+    typer.echo(f"open {client.url}/projects/{project_id}/data")
+
+
+def _load_documents(store: Optional[Path]):
+    """Documents of a corpus store / gold JSONL file, or of the bundled seeds (ingested into a temp store)."""
+    import tempfile
+
+    from corpus.ingest import ingest
+    from corpus.jsonl import FormatError, read_documents
+    from corpus.paths import BUNDLED_SEEDS_DIR
+    from corpus.store import CorpusStore
+
+    if store is not None:
+        if not store.is_file():
+            _fail(f"{store}: no such file")
+        try:
+            return read_documents(store), str(store)
+        except (FormatError, OSError, UnicodeDecodeError) as exc:
+            _fail(str(exc))
+    with tempfile.TemporaryDirectory(prefix="vner-seeds-") as tmp:
+        corpus = CorpusStore(Path(tmp) / "seeds.jsonl")
+        report = ingest([BUNDLED_SEEDS_DIR], corpus)
+        for problem in report.errors:
+            typer.secho(str(problem), fg=typer.colors.YELLOW, err=True)
+        docs = read_documents(corpus.path) if corpus.path.exists() else []
+    return docs, f"the bundled seeds ({BUNDLED_SEEDS_DIR})"
+
+
+def studio_push(
+    store: Optional[Path] = typer.Option(
+        None, "--store", help="Corpus store or gold file (JSON Lines) (default: the bundled seed articles)."
+    ),
+    pre_annotate: Optional[Path] = typer.Option(
+        None, "--pre-annotate", help="Model directory: import its predictions as drafts (pre-annotations)."
+    ),
+    batch_size: int = typer.Option(100, "--batch-size", min=1, help="Tasks per import request."),
+    project: str = typer.Option(None, "--project", help=f"{PROJECT_HELP} (default: the vner project)"),
+    port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
+) -> None:
+    """Import documents as tasks; documents already in the project (by doc_id) are skipped."""
+    from annotation.client import (
+        DEFAULT_PROJECT_TITLE,
+        StudioClientError,
+        model_predictor,
+        model_version_of,
+        push_documents,
+    )
+    from corpus.console import progress_bar
+
+    schema = _schema()
+    predictor = version = None
+    if pre_annotate is not None:
+        from models.card import ModelDirError
+
+        try:
+            version = model_version_of(pre_annotate)
+        except ModelDirError as exc:
+            _fail(str(exc))
+        predictor = model_predictor(pre_annotate)
+    docs, origin = _load_documents(store)
+    client = _connect(port)
+    try:
+        project_id = _project_id(client, project or DEFAULT_PROJECT_TITLE)
+        with progress_bar() as progress:
+            bar = progress.add_task("pushing", total=None)
+            report = push_documents(client, project_id, docs, schema, batch_size=batch_size,
+                                    predictor=predictor, model_version=version,
+                                    on_start=lambda n: progress.update(bar, total=n),
+                                    on_batch=lambda n: progress.advance(bar, n))
+    except StudioClientError as exc:
+        _fail(f"{exc} (batches imported before this are kept; pushing again skips them)")
+    except (ValueError, OSError) as exc:  # the model: unreadable directory, text too long, ...
+        _fail(f"pre-annotation failed: {exc} (batches imported before this are kept; pushing again skips them)")
+    finally:
+        client.close()
+    typer.echo(f"{len(docs)} documents from {origin}")
+    typer.echo(f"added {len(report.added)} tasks to project {project_id} in {report.batches} batches; "
+               f"{len(report.present)} already there (skipped)")
+    if report.model_version:
+        typer.echo(f"predictions: {report.predictions} tasks pre-annotated by {report.model_version} "
+                   "(the project's model version now: its drafts show in the labeling view)")
+    if report.refused_predictions:
+        typer.secho(f"{len(report.refused_predictions)} predicted spans break the span rules and were left out "
+                    "of the drafts:", fg=typer.colors.YELLOW)
+        for doc_id, problem in report.refused_predictions[:20]:
+            typer.echo(f"  {doc_id} {problem}")
+    if report.normalized:
+        typer.echo(_list_line("texts normalized to NFC before import", report.normalized))
+    for label, ids in (("repeated in the input (skipped)", report.repeated), ("empty text (skipped)", report.empty),
+                       ("same doc_id already in the project with ANOTHER text (skipped)", report.conflicts)):
+        if ids:
+            typer.secho(_list_line(label, ids), fg=typer.colors.YELLOW)
+
+
+def studio_pull(
+    out: Path = typer.Option(..., "--out", "-o", help="Gold JSON Lines file to write."),
+    project: str = typer.Option(None, "--project", help=f"{PROJECT_HELP} (default: the vner project)"),
+    allow_empty: bool = typer.Option(
+        False, "--allow-empty", help="Use empty annotations (documents without entities) instead of reporting them."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Exit with code 2 when any span is invalid."),
+    port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
+) -> None:
+    """Export the annotations as gold documents; every problem is reported, valid spans are written."""
+    from annotation.client import DEFAULT_PROJECT_TITLE, StudioClientError
+    from annotation.export import INVALID_SPAN, convert_export, render_report, write_gold
+    from corpus.console import console
+
+    schema = _schema()
+    client = _connect(port)
+    try:
+        project_id = _project_id(client, project or DEFAULT_PROJECT_TITLE)
+        tasks = client.export(project_id, predictions=True)
+    except StudioClientError as exc:
+        _fail(str(exc))
+    finally:
+        client.close()
+    report = convert_export(tasks, schema, allow_empty=allow_empty)
+    write_gold(out, report.documents)
+    render_report(report, schema, console, out)
+    typer.echo(f"wrote {len(report.documents)} documents, {report.span_count} spans to {out}")
+    if strict and report.of(INVALID_SPAN):
+        raise typer.Exit(2)
+
+
+def studio_import_gold(
+    gold: Path = typer.Argument(..., help="Gold JSON Lines file (id, title, date, source, text, spans)."),
+    project: str = typer.Option(None, "--project", help=f"{PROJECT_HELP} (default: the vner project)"),
+    batch_size: int = typer.Option(100, "--batch-size", min=1, help="Tasks per import request."),
+    port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
+) -> None:
+    """Load gold annotations for review (ground truth); tasks are created when their doc_id is new."""
+    from annotation.client import DEFAULT_PROJECT_TITLE, StudioClientError, import_gold
+    from corpus.console import progress_bar
+
+    schema = _schema()
+    docs, origin = _load_documents(gold)
+    client = _connect(port)
+    try:
+        project_id = _project_id(client, project or DEFAULT_PROJECT_TITLE)
+        with progress_bar() as progress:
+            bar = progress.add_task("importing gold", total=len(docs))
+            report = import_gold(client, project_id, docs, schema, batch_size=batch_size,
+                                 on_doc=lambda n: progress.advance(bar, n))
+    except StudioClientError as exc:
+        _fail(str(exc))
+    finally:
+        client.close()
+    typer.echo(f"{len(docs)} gold documents from {origin} -> project {project_id}")
+    typer.echo(f"new tasks with the gold annotation: {len(report.created)}; gold annotation added to existing "
+               f"tasks: {len(report.annotated)}; already there: {len(report.unchanged)}")
+    if report.refused_spans:
+        typer.secho(f"{len(report.refused_spans)} gold spans break the span rules and were not imported:",
+                    fg=typer.colors.YELLOW)
+        for doc_id, problem in report.refused_spans[:20]:
+            typer.echo(f"  {doc_id} {problem}")
+    if report.normalized:
+        typer.echo(_list_line("texts normalized to NFC (spans moved)", report.normalized))
+    for label, ids in (("repeated in the file (skipped)", report.repeated), ("empty text (skipped)", report.empty),
+                       ("same doc_id in the project with ANOTHER text (skipped)", report.conflicts)):
+        if ids:
+            typer.secho(_list_line(label, ids), fg=typer.colors.YELLOW)
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root vner app."""
-    studio = typer.Typer(help="Run the local Label Studio server for annotators.", no_args_is_help=True)
+    studio = typer.Typer(help="Label Studio: run the server, push tasks, pull annotations.", no_args_is_help=True)
     studio.command("start")(studio_start)
     studio.command("stop")(studio_stop)
     studio.command("status")(studio_status)
+    studio.command("init")(studio_init)
+    studio.command("push")(studio_push)
+    studio.command("pull")(studio_pull)
+    studio.command("import-gold")(studio_import_gold)
     app.add_typer(studio, name="studio")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from studio_fixtures import studio  # noqa: F401  (one Label Studio server for the whole session)
 
 from corpus.jsonl import read_documents
 from corpus.paths import BUNDLED_GOLD_FILE, shared_dir

@@ -90,3 +90,15 @@ def studio(tmp_path_factory: pytest.TempPathFactory):
     finally:
         outcome = server.stop(settings)
         print(f"\n[studio fixture] first start {seconds:.1f} s; teardown: {outcome.message}")
+
+
+def studio_cli(studio: Studio, *args: str):
+    """``vner studio <args> --port <the fixture server's port>`` in-process, under the fixture's environment."""
+    return run_cli(["studio", *args, "--port", str(studio.settings.port)], studio.env)
+
+
+def studio_client(studio: Studio):
+    """An :class:`annotation.client.StudioClient` for the fixture server (close it after use)."""
+    from annotation.client import StudioClient
+
+    return StudioClient(studio.url, studio.credentials.token)

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from studio_fixtures import Studio, free_port, run_cli
 
 from annotation import server
 from annotation.labeling_config import labeling_config
@@ -24,8 +25,6 @@ from annotation.settings import (
     load_settings,
 )
 from corpus.schema import load_schema
-
-from studio_fixtures import Studio, free_port, run_cli, studio  # noqa: F401  (fixture)
 
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 

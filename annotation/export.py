@@ -1,0 +1,290 @@
+"""From a Label Studio export to gold documents, with every problem reported and nothing dropped silently.
+
+Policy when a task has several annotations:
+
+1. Cancelled annotations (``was_cancelled``: the annotator pressed Skip) are never used.
+2. Empty annotations (no region at all) are not used either, unless ``allow_empty``: in this genre
+   an article without a single entity is nearly always an accidental submit.
+3. Of the rest, a ground-truth annotation wins; else the latest one (``updated_at``, then id).
+   With several ground-truth annotations, the latest of those.
+
+Every annotation not used is reported, and so is every task that has annotations but none usable.
+Tasks without any annotation are not written; they are counted.
+
+Every region of the chosen annotation is checked: it must be a span of the ``label`` control with
+one label, its offsets must lie inside the text, ``text[start:end]`` must equal the exported
+``value.text``, the label must be in the schema, and spans may not overlap or start/end with space
+or punctuation (``corpus.spans.validate_spans``). A failing span is reported with the document,
+offsets and reason; the valid spans of that annotation are still written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from annotation.tasks import DOC_ID_KEY, TEXT_KEY, document_from_task, read_region
+from corpus.document import Document, Span
+from corpus.schema import LabelSchema
+from corpus.spans import validate_spans
+from corpus.store import content_id
+from corpus.text import normalize
+
+# Kinds of reported items, in the order the summary lists them.
+INVALID_SPAN = "invalid span"
+CANCELLED = "cancelled annotation"
+EMPTY = "empty annotation"
+NOT_USED = "annotation not used"
+NOT_WRITTEN = "task not written"
+DUPLICATE = "duplicate document"
+NOTE = "note"
+KINDS = (INVALID_SPAN, CANCELLED, EMPTY, NOT_USED, NOT_WRITTEN, DUPLICATE, NOTE)
+_SUMMARY = {
+    INVALID_SPAN: "invalid spans (reported, not written)",
+    CANCELLED: "cancelled annotations (not used)",
+    EMPTY: "empty annotations (not used)",
+    NOT_USED: "further annotations (not used)",
+    NOT_WRITTEN: "annotated tasks not written",
+    DUPLICATE: "duplicate document ids (not written)",
+    NOTE: "notes",
+}
+
+
+@dataclass(frozen=True)
+class Issue:
+    kind: str
+    doc_id: str
+    task_id: int | None
+    reason: str
+    annotation_id: int | None = None
+    span: Span | None = None
+
+    @property
+    def where(self) -> str:
+        parts = [f"task {self.task_id}"] if self.task_id is not None else []
+        if self.annotation_id is not None:
+            parts.append(f"annotation {self.annotation_id}")
+        if self.span is not None:
+            parts.append(f"[{self.span.start}:{self.span.end}] {self.span.label}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.doc_id} ({self.where}): {self.reason}"
+
+
+@dataclass
+class PullReport:
+    documents: list[Document] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    tasks: int = 0
+    unannotated: int = 0  # tasks without any annotation (not written)
+    predictions_only: int = 0  # of those, tasks that have predictions (drafts nobody submitted)
+
+    def of(self, kind: str) -> list[Issue]:
+        return [issue for issue in self.issues if issue.kind == kind]
+
+    @property
+    def label_counts(self) -> Counter:
+        return Counter(span.label for doc in self.documents for span in doc.spans)
+
+    @property
+    def span_count(self) -> int:
+        return sum(len(doc.spans) for doc in self.documents)
+
+
+def _when(annotation: dict[str, Any]) -> tuple[datetime, int]:
+    """Sort key for "latest": last update (else creation) time, then id."""
+    stamp = str(annotation.get("updated_at") or annotation.get("created_at") or "")
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except ValueError:
+        moment = datetime.min
+    return moment, int(annotation.get("id") or 0)
+
+
+def choose_annotation(
+    annotations: list[dict[str, Any]], doc_id: str, task_id: int | None, *, allow_empty: bool = False
+) -> tuple[dict[str, Any] | None, list[Issue]]:
+    """The annotation to export (see the module docstring) and the issues about the others."""
+    issues: list[Issue] = []
+    usable = []
+    for annotation in annotations:
+        ann_id = annotation.get("id")
+        if annotation.get("was_cancelled"):
+            reason = "skipped by the annotator (was_cancelled): not used"
+            issues.append(Issue(CANCELLED, doc_id, task_id, reason, ann_id))
+        elif not annotation.get("result"):
+            if allow_empty:
+                usable.append(annotation)
+            else:
+                issues.append(Issue(EMPTY, doc_id, task_id, "submitted without any span: not used", ann_id))
+        else:
+            usable.append(annotation)
+    if not usable:
+        if annotations:
+            issues.append(Issue(NOT_WRITTEN, doc_id, task_id, "no usable annotation (only cancelled or empty ones)"))
+        return None, issues
+    truth = [a for a in usable if a.get("ground_truth")]
+    chosen = max(truth or usable, key=_when)
+    why = "ground truth" if truth else "latest"
+    for annotation in usable:
+        if annotation is not chosen:
+            issues.append(
+                Issue(NOT_USED, doc_id, task_id, f"the task has {len(usable)} usable annotations; "
+                      f"used annotation {chosen.get('id')} ({why})", annotation.get("id"))
+            )
+    return chosen, issues
+
+
+def annotation_spans(
+    text: str, result: list[Any], schema: LabelSchema, doc_id: str, task_id: int | None, annotation_id: int | None
+) -> tuple[list[Span], list[Issue]]:
+    """The valid spans of one annotation's ``result`` over ``text``, and an issue for each invalid region."""
+    issues: list[Issue] = []
+    candidates: list[Span] = []
+
+    def refuse(span: Span | None, reason: str) -> None:
+        issues.append(Issue(INVALID_SPAN, doc_id, task_id, reason, annotation_id, span))
+
+    for item in result:
+        region = read_region(item)
+        if region.problem or region.span is None:
+            refuse(region.span, region.problem or "not a span")
+            continue
+        span = region.span
+        inside = 0 <= span.start < span.end <= len(text)
+        if inside and region.surface is None:
+            refuse(span, "no span text (value.text) to check the offsets against; "
+                         f"text there is {text[span.start:span.end]!r}")
+            continue
+        if inside and region.surface != text[span.start:span.end]:
+            refuse(span, f"span text {region.surface!r} does not match text[{span.start}:{span.end}] "
+                         f"{text[span.start:span.end]!r}")
+            continue
+        candidates.append(span)
+    valid, problems = validate_spans(text, candidates, schema)
+    for problem in problems:
+        refuse(problem.span, problem.reason)
+    issues.sort(key=lambda issue: (issue.span is None, issue.span or Span(0, 0, "")))
+    return valid, issues
+
+
+def convert_task(
+    task: dict[str, Any], schema: LabelSchema, *, allow_empty: bool = False
+) -> tuple[Document | None, list[Issue], bool]:
+    """A gold document from one exported task (None when nothing is to be written), its issues,
+    and whether the task had no annotation at all."""
+    task_id = task.get("id")
+    data = task.get("data") or {}
+    raw_text = str(data.get(TEXT_KEY) or "")
+    text, offsets = normalize(raw_text, spaces=False)
+    issues: list[Issue] = []
+    doc_id = data.get(DOC_ID_KEY)
+    if not isinstance(doc_id, str) or not doc_id:
+        doc_id = content_id(text)
+        issues.append(Issue(NOTE, doc_id, task_id, f"task has no {DOC_ID_KEY}: id derived from its text"))
+    annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict)]
+    if not annotations:
+        return None, [], True  # counted, not itemized
+    chosen, choice_issues = choose_annotation(annotations, doc_id, task_id, allow_empty=allow_empty)
+    issues += choice_issues
+    if chosen is None:
+        return None, issues, False
+    result = chosen.get("result") or []
+    spans, span_issues = annotation_spans(raw_text, result, schema, doc_id, task_id, chosen.get("id"))
+    issues += span_issues
+    if text != raw_text:  # text imported by other means than `vner studio push`: move the spans onto NFC
+        issues.append(Issue(NOTE, doc_id, task_id, "task text is not NFC: written NFC, spans moved onto it"))
+        moved = [Span(*offsets.to_normalized(s.start, s.end), s.label) for s in spans]
+        spans, problems = validate_spans(text, moved, schema)
+        issues += [Issue(INVALID_SPAN, doc_id, task_id, f"after NFC: {p.reason}", chosen.get("id"), p.span)
+                   for p in problems]
+    doc = document_from_task(data, doc_id)
+    doc.text = text
+    doc.spans = spans
+    return doc, issues, False
+
+
+def convert_export(tasks: list[dict[str, Any]], schema: LabelSchema, *, allow_empty: bool = False) -> PullReport:
+    """Gold documents of an export (in task order) and the report of everything not written as is."""
+    report = PullReport(tasks=len(tasks))
+    seen: dict[str, int | None] = {}
+    for task in sorted(tasks, key=lambda t: int(t.get("id") or 0)):
+        doc, issues, unannotated = convert_task(task, schema, allow_empty=allow_empty)
+        report.issues += issues
+        if unannotated:
+            report.unannotated += 1
+            if task.get("predictions"):
+                report.predictions_only += 1
+        if doc is None:
+            continue
+        if doc.id in seen:
+            reason = f"task {seen[doc.id]} has the same document id and was written; this one was not"
+            report.issues.append(Issue(DUPLICATE, doc.id, task.get("id"), reason))
+            continue
+        seen[doc.id] = task.get("id")
+        report.documents.append(doc)
+    return report
+
+
+def gold_record(doc: Document) -> dict[str, Any]:
+    """A document in the gold format of the annotation spec, keys in the spec's order."""
+    return {
+        "id": doc.id,
+        "title": doc.title,
+        "date": doc.date,
+        "source": doc.source,
+        "text": doc.text,
+        "spans": [{"start": s.start, "end": s.end, "label": s.label} for s in sorted(doc.spans)],
+    }
+
+
+def write_gold(path: str | Path, docs: list[Document]) -> int:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        for doc in docs:
+            handle.write(json.dumps(gold_record(doc), ensure_ascii=False) + "\n")
+    return len(docs)
+
+
+def render_report(report: PullReport, schema: LabelSchema, console, out: str | Path | None = None) -> None:
+    """The summary table (spans per label, tasks), then one row per reported item."""
+    from rich.table import Table
+
+    counts = report.label_counts
+    summary = Table(title=f"vner studio pull{f' -> {out}' if out else ''}", show_footer=True)
+    summary.add_column("label", footer="all")
+    summary.add_column("spans", justify="right", footer=str(report.span_count))
+    for name in schema.names:
+        summary.add_row(name, str(counts.get(name, 0)))
+    console.print(summary)
+
+    tasks = Table(show_header=False, box=None)
+    tasks.add_column()
+    tasks.add_column(justify="right")
+    tasks.add_row("tasks in the project", str(report.tasks))
+    tasks.add_row("documents written", str(len(report.documents)))
+    tasks.add_row("tasks without annotations (not written)", str(report.unannotated))
+    if report.predictions_only:
+        tasks.add_row("  of which with predictions only (drafts, never submitted)", str(report.predictions_only))
+    for kind in KINDS:
+        found = report.of(kind)
+        if found:
+            tasks.add_row(_SUMMARY[kind], str(len(found)))
+    console.print(tasks)
+
+    if report.issues:
+        issues = Table(title="reported", show_lines=False)
+        for column in ("kind", "document", "where", "reason"):
+            issues.add_column(column, overflow="fold")
+        for kind in KINDS:
+            for issue in report.of(kind):
+                issues.add_row(issue.kind, issue.doc_id, issue.where, issue.reason)
+        console.print(issues)
