@@ -12,6 +12,7 @@ from models.card import META_FILE, ModelDirError, read_meta, schema_of
 
 MODEL_ENV = "VNER_MODEL"
 LATEST_FILE = "LATEST"
+RULES_ENGINE = "rules"  # load_model("rules"): models/rules_engine.py
 
 _cache: dict[tuple[Path, int], NerModel] = {}
 _lock = threading.Lock()
@@ -44,6 +45,10 @@ def _engine_class(engine: str) -> type[NerModel]:
         from models.hf_engine import HFModel
 
         return HFModel
+    if engine == RULES_ENGINE:
+        from models.rules_engine import RulesModel
+
+        return RulesModel
     raise ModelDirError(f"unknown engine {engine!r}")
 
 
@@ -51,6 +56,10 @@ def load_model(model: str | Path | NerModel | None = None) -> NerModel:
     """A loaded model: ``model`` itself, the directory it names, or the default model. Loaded once."""
     if isinstance(model, NerModel):
         return model
+    if isinstance(model, str) and model == RULES_ENGINE:  # the rule-based pre-annotator: no directory
+        from models.rules_engine import load_rules_model
+
+        return load_rules_model()
     path = Path(model) if model is not None else default_model_dir()
     meta = read_meta(path)
     key = (path.resolve(), (path / META_FILE).stat().st_mtime_ns)  # a rewritten model is loaded anew
