@@ -21,6 +21,20 @@ from training.hf_train import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DE
 from training.report import error_report_html, per_label_f1_png
 
 
+def _overrides(pairs: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` pairs; values are read as JSON when they parse (numbers, true, lists), else as text."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--spacy-set")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def train_command(
     train: Path = typer.Option(BUNDLED_GOLD_FILE, help="Gold file to train on (default: the bundled seeds)"),
     dev: Path = typer.Option(..., help="Gold file for dev scores and best-model selection"),
@@ -28,6 +42,10 @@ def train_command(
     out: Path | None = typer.Option(None, help="Model directory (default: $VNER_HOME/models/ENGINE-TIME)"),
     labels: Path | None = typer.Option(None, help="Label schema JSON (default: $VNER_LABELS or the bundled set)"),
     max_epochs: int = typer.Option(30, help="spacy: stop after this many epochs"),
+    tokens: str = typer.Option("syllable", help="spacy: tokens, 'syllable' (exact spans) or 'pyvi' (words)"),
+    spacy_set: list[str] = typer.Option(
+        [], "--spacy-set", help="spacy: config override KEY=VALUE, e.g. components.ner.model.hidden_width=128",
+    ),
     seed: int = typer.Option(0, help="Random seed"),
     backbone: Path | None = typer.Option(
         None, help="transformers: encoder directory with a fast tokenizer (default: multilingual-e5-small "
@@ -56,7 +74,7 @@ def train_command(
             "patience": patience or None,
         }
     else:
-        options = {"max_epochs": max_epochs, "seed": seed}
+        options = {"max_epochs": max_epochs, "seed": seed, "tokens": tokens, "overrides": _overrides(spacy_set)}
     from training.run import train_model  # spaCy and torch load only when training
 
     meta = train_model(engine, load_schema(labels), train, dev, out_dir, **options)

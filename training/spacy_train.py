@@ -84,6 +84,8 @@ def train_spacy(
 
     ``overrides`` are spaCy config overrides (``{"components.ner.model.hidden_width": 128}``).
     """
+    if tokens not in TOKENIZERS:
+        raise ValueError(f"unknown tokens {tokens!r}; choose one of {', '.join(TOKENIZERS)}")
     report = AlignmentReport()
     nlp = blank_pipeline(tokens)
     alignment = "strict" if tokens == "syllable" else "expand"
