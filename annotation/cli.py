@@ -2,7 +2,8 @@
 
 ``vner studio start|stop|status`` run the local server; ``init|push|pull|import-gold`` manage the
 annotation project on it (see ``annotation/client.py`` for the API calls, ``annotation/export.py``
-for the export policy).
+for the export policy); ``backend`` serves a model as a Label Studio ML backend and ``connect``
+registers it on the project (``annotation/ml_backend.py``).
 """
 
 from __future__ import annotations
@@ -198,8 +199,8 @@ def studio_push(
     store: Optional[Path] = typer.Option(
         None, "--store", help="Corpus store or gold file (JSON Lines) (default: the bundled seed articles)."
     ),
-    pre_annotate: Optional[Path] = typer.Option(
-        None, "--pre-annotate", help="Model directory: import its predictions as drafts (pre-annotations)."
+    pre_annotate: Optional[str] = typer.Option(
+        None, "--pre-annotate", help="Model directory or 'rules': import its predictions as drafts (pre-annotations)."
     ),
     batch_size: int = typer.Option(100, "--batch-size", min=1, help="Tasks per import request."),
     project: str = typer.Option(None, "--project", help=f"{PROJECT_HELP} (default: the vner project)"),
@@ -210,7 +211,6 @@ def studio_push(
         DEFAULT_PROJECT_TITLE,
         StudioClientError,
         model_predictor,
-        model_version_of,
         push_documents,
     )
     from corpus.console import progress_bar
@@ -218,13 +218,15 @@ def studio_push(
     schema = _schema()
     predictor = version = None
     if pre_annotate is not None:
+        from models import load_model
         from models.card import ModelDirError
 
         try:
-            version = model_version_of(pre_annotate)
+            model = load_model(pre_annotate)
         except ModelDirError as exc:
             _fail(str(exc))
-        predictor = model_predictor(pre_annotate)
+        version = model.version
+        predictor = model_predictor(model)
     docs, origin = _load_documents(store)
     client = _connect(port)
     try:
@@ -330,6 +332,87 @@ def studio_import_gold(
             typer.secho(_list_line(label, ids), fg=typer.colors.YELLOW)
 
 
+# ----------------------------------------------------------------------------- ML backend
+
+
+def studio_backend(
+    model: str = typer.Option(..., "--model", "-m", help='Model directory, or "rules" for the rule-based engine.'),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(9090, "--port", "-p", min=0, max=65535, help="Port to listen on."),
+    model_version: Optional[str] = typer.Option(
+        None, "--model-version", help="Version written on the predictions (default: <model dir>@<created>)."
+    ),
+    max_body_mb: float = typer.Option(100.0, "--max-body-mb", min=0.001, help="Largest /predict body, in MiB."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve a model as a Label Studio ML backend (then `vner studio connect`)."""
+    import uvicorn
+
+    from annotation.ml_backend import create_backend_app
+    from models.card import ModelDirError
+    from models.service import MIB
+
+    try:
+        app = create_backend_app(model, model_version=model_version, max_body_bytes=int(max_body_mb * MIB))
+    except (OSError, ModelDirError) as exc:
+        _fail(f"cannot start: {exc}")
+    typer.echo(f"ML backend for {model} ({app.state.model.engine}), model version {app.state.model_version}, "
+               f"on http://{host}:{port}")
+    typer.echo(f"connect it with: vner studio connect --url http://{host}:{port}")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def studio_connect(
+    url: str = typer.Option("http://127.0.0.1:9090", "--url", help="URL of the ML backend (`vner studio backend`)."),
+    title: Optional[str] = typer.Option(
+        None, "--title", help="Name of the backend in Label Studio (default: the backend's model version)."
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Remove the project's other ML backends (Label Studio only uses the first one)."
+    ),
+    retrieve: bool = typer.Option(
+        False, "--retrieve", help="Then ask Label Studio to fetch predictions for every task without one."
+    ),
+    project: str = typer.Option(None, "--project", help=f"{PROJECT_HELP} (default: the vner project)"),
+    port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
+) -> None:
+    """Register an ML backend on the project and make it the source of the drafts annotators see."""
+    from annotation.client import DEFAULT_PROJECT_TITLE, StudioClientError
+    from annotation.ml_backend import backend_info, connect_backend, retrieve_predictions
+
+    client = _connect(port)
+    try:
+        project_id = _project_id(client, project or DEFAULT_PROJECT_TITLE)
+        label_config = client.get_project(project_id).label_config
+        try:
+            info = backend_info(url, label_config)
+        except RuntimeError as exc:
+            _fail(str(exc))
+        version = info.get("model_version") or ""
+        name = title or version or "vner"
+        report = connect_backend(client, project_id, url, name, replace=replace)
+        sent = retrieve_predictions(client, project_id) if retrieve else None
+    except StudioClientError as exc:
+        _fail(str(exc))
+    finally:
+        client.close()
+    verb = "added" if report.created else "updated"
+    typer.echo(f"{verb} ML backend {report.backend_id} {url!r} on project {project_id}: title {report.title!r}, "
+               f"model version {report.model_version!r}, state {report.state}")
+    typer.echo(f"project model version: {report.title!r} (tasks opened without a prediction ask the backend)")
+    for backend in report.removed:
+        typer.echo(f"removed ML backend {backend.id} {backend.url!r}")
+    if report.others:
+        listed = ", ".join(f"{b.id} {b.url!r}" for b in report.others)
+        typer.secho(f"the project has other ML backends ({listed}); Label Studio asks only the first one: "
+                    "remove them with --replace", fg=typer.colors.YELLOW)
+    if sent is not None:
+        typer.echo(f"retrieved predictions for {sent} tasks (tasks that had one of this version were skipped)")
+    else:
+        typer.echo("to fill all tasks: Data Manager > select tasks > Actions > Retrieve Predictions "
+                   "(or run again with --retrieve)")
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root vner app."""
     studio = typer.Typer(help="Label Studio: run the server, push tasks, pull annotations.", no_args_is_help=True)
@@ -340,4 +423,6 @@ def register(app: typer.Typer) -> None:
     studio.command("push")(studio_push)
     studio.command("pull")(studio_pull)
     studio.command("import-gold")(studio_import_gold)
+    studio.command("backend")(studio_backend)
+    studio.command("connect")(studio_connect)
     app.add_typer(studio, name="studio")

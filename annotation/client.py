@@ -45,6 +45,7 @@ from annotation.tasks import (
 from corpus.document import Document, Span
 from corpus.schema import LabelSchema
 from corpus.spans import SpanProblem, validate_spans
+from models.base import NerModel
 
 DEFAULT_PROJECT_TITLE = "vner: Vietnamese NER"
 PAGE_SIZE = 100
@@ -292,19 +293,10 @@ def project_settings(schema: LabelSchema) -> dict[str, Any]:
 Predictor = Callable[[list[str]], list[list[dict[str, Any]]]]
 
 
-def model_version_of(model_dir: str | Path) -> str:
-    """``<model dir name>@<created>`` from the model's ``vner-model.json`` (name alone when undated)."""
-    from models.card import read_meta
-
-    meta = read_meta(model_dir)
-    name = Path(model_dir).resolve().name
-    return f"{name}@{meta['created']}" if meta.get("created") else name
-
-
-def model_predictor(model_dir: str | Path) -> Predictor:
+def model_predictor(model: NerModel) -> Predictor:
     from models import predict
 
-    return lambda texts: predict(list(texts), model_dir)
+    return lambda texts: predict(list(texts), model)
 
 
 @dataclass

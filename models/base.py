@@ -20,6 +20,12 @@ class NerModel(ABC):
         self.meta = meta
         self.schema = schema
 
+    @property
+    def version(self) -> str:
+        """What predictions are labeled with: ``<model dir name>@<created>`` (the name alone when undated)."""
+        name = Path(self.path).resolve().name
+        return f"{name}@{self.meta['created']}" if self.meta.get("created") else name
+
     @abstractmethod
     def predict_normalized(self, texts: list[str]) -> list[list[Span]]:
         """Spans (offsets into each given text) for a batch of texts."""

@@ -40,6 +40,7 @@ produced: telling a planned value from a reported one needs more than patterns.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import unicodedata
@@ -967,6 +968,14 @@ class RulesModel(NerModel):
         meta = {"engine": ENGINE, "schema": schema.to_dict(), **(meta or {})}
         super().__init__(data_dir, meta, schema)
         self.rules = Rules(data_dir)
+
+    @property
+    def version(self) -> str:
+        """``rules@<digest of the word lists>``: edited lists are a new version."""
+        digest = hashlib.sha256()
+        for file in sorted(p for p in self.path.rglob("*") if p.is_file()):
+            digest.update(file.relative_to(self.path).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+        return f"{ENGINE}@{digest.hexdigest()[:10]}"
 
     def predict_normalized(self, texts: list[str]) -> list[list[Span]]:
         labels = self.schema.names

@@ -286,32 +286,8 @@ def _is_json(content_type: str) -> bool:
 # ---------------------------------------------------------------- the app
 
 
-def create_app(
-    model: str | Path | NerModel | None = None,
-    *,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    max_chars: int = DEFAULT_MAX_CHARS,
-) -> FastAPI:
-    """The service for ``model`` (a model directory, a loaded model, or None for the default model).
-
-    The model is loaded here, so a missing or broken model raises (``ModelDirError``) at once.
-    """
-    loaded = load_model(model)
-    runner = ModelRunner(loaded, max_chars)
-    info = model_info(loaded, max_chars, max_body_bytes)
-
-    app = FastAPI(
-        title="vner",
-        version=_package_version(),
-        description=(
-            "Named entities in Vietnamese local-government news. Offsets are Unicode code points "
-            "into the text exactly as sent (NFD, CRLF, tabs are handled). Errors are JSON: "
-            '`{"error": "..."}`.'
-        ),
-    )
-    app.state.model = loaded
-    app.state.runner = runner
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+def install_error_handlers(app: FastAPI) -> None:
+    """JSON errors everywhere: 400 bad JSON, 415 not JSON, 422 wrong shape, 413 too long, 500 with a log."""
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -343,6 +319,36 @@ def create_app(
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, f"internal error: {type(exc).__name__}")
+
+
+def create_app(
+    model: str | Path | NerModel | None = None,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> FastAPI:
+    """The service for ``model`` (a model directory, a loaded model, or None for the default model).
+
+    The model is loaded here, so a missing or broken model raises (``ModelDirError``) at once.
+    """
+    loaded = load_model(model)
+    runner = ModelRunner(loaded, max_chars)
+    info = model_info(loaded, max_chars, max_body_bytes)
+
+    app = FastAPI(
+        title="vner",
+        version=_package_version(),
+        description=(
+            "Named entities in Vietnamese local-government news. Offsets are Unicode code points "
+            "into the text exactly as sent (NFD, CRLF, tabs are handled). Errors are JSON: "
+            '`{"error": "..."}`.'
+        ),
+    )
+    app.state.model = loaded
+    app.state.runner = runner
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+
+    install_error_handlers(app)
 
     @app.get("/", include_in_schema=False)
     async def _root() -> RedirectResponse:

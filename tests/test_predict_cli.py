@@ -15,7 +15,7 @@ from corpus.schema import load_schema
 from models import predict
 from models.cli import register
 
-# The same two-epoch seed model as the service tests (trained once per session, shared on disk).
+# The seed model fixture (conftest.py) is trained once per session.
 
 SEEDS = read_documents(BUNDLED_GOLD_FILE)
 

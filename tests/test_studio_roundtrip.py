@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from studio_fixtures import Studio, studio_cli, studio_client
 
-from annotation.client import guidelines_html, model_version_of, push_documents
+from annotation.client import guidelines_html, push_documents
 from annotation.export import CANCELLED, EMPTY, INVALID_SPAN, NOT_USED, NOT_WRITTEN, convert_export
 from annotation.labeling_config import FROM_NAME, TO_NAME, labeling_config
 from annotation.tasks import nfc
@@ -27,6 +27,7 @@ from corpus.paths import BUNDLED_GOLD_FILE, BUNDLED_SEEDS_DIR
 from corpus.schema import load_schema
 from corpus.spans import validate_spans
 from corpus.store import CorpusStore
+from models import load_model
 
 SCHEMA = load_schema()
 
@@ -119,7 +120,7 @@ def test_push_seeds_with_pre_annotations_then_repush_adds_nothing(
     project_id = _init(studio, client, title)
     out = _ok(studio_cli(studio, "push", "--project", title, "--pre-annotate", str(seed_model), "--batch-size", "2"))
     assert "added 5 tasks" in out and "in 3 batches" in out
-    version = model_version_of(seed_model)
+    version = load_model(seed_model).version
     assert version.startswith(f"{seed_model.name}@20")  # dir name @ created date of vner-model.json
     assert f"pre-annotated by {version}" in out
     assert client.get_project(project_id).model_version == version  # the labeling view shows these drafts

@@ -1,0 +1,392 @@
+"""A Label Studio ML backend serving our own models: ``vner studio backend --model DIR|rules``.
+
+Label Studio (1.23, ``label_studio/ml/api_connector.py`` and ``ml/models.py``) talks to an ML
+backend over plain HTTP + JSON; this module answers exactly what it sends:
+
+* ``GET /health`` (1 s timeout): any 2xx JSON answer means "up". We answer
+  ``{"status": "UP", "model_class": ..., "model_version": ...}``.
+* ``POST /setup`` (3 s timeout) with ``{"project": "<id>.<created ts>", "schema": <label config>,
+  "hostname", "access_token", "extra_params"}``, sent when the backend is added and again before
+  every prediction run; ``{"model_version": ...}`` of the answer becomes the backend's model
+  version. A non-2xx answer puts the backend in the ERROR state (we refuse a labeling config
+  without our ``<Labels name="label" toName="text">`` / ``<Text name="text">`` pair).
+* ``POST /predict`` (100 s, ``ML_TIMEOUT_PREDICT`` of the server) with ``{"tasks": [task, ...],
+  "project", "label_config", "params": {"login", "password", "context"}}``; each task is the
+  whole serialized task (``id``, ``data``, ``annotations``, ``predictions``, ...). The answer must
+  be ``{"results": [...]}`` with exactly one item per task, in order (otherwise Label Studio
+  retries task by task or stores nothing); each item is ``{"result": [regions], "score",
+  "model_version"}``. Label Studio stores them as predictions (``model_version`` defaults to the
+  one from ``/setup``) and, on the next run, skips tasks that already hold a prediction of the
+  model version ``/setup`` reports: so ``/predict`` uses that very version.
+* ``POST /webhook``: adding a backend also registers ``<url>/webhook`` as a project webhook for
+  every action with payload (ANNOTATION_CREATED, TASKS_CREATED, ..., and START_TRAINING when
+  training is asked for); the answer is not read. We count the events and never train.
+* ``GET /versions`` (``/api/ml/{id}/versions``): ``{"versions": [...]}``.
+* ``POST /train`` (only without the webhook-training feature flag): answered 501, this backend
+  does not train (train with ``vner train`` and restart the backend on the new model).
+
+The text is read from the task ``data`` key named by the ``value="$key"`` of the config's
+``<Text name="text">`` object; spans are made by ``models.predict`` and turned into regions with
+``annotation.tasks.prediction_payload`` (the conversion `vner studio push --pre-annotate` uses),
+so a pushed draft and a retrieved prediction of the same model are identical.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from annotation.labeling_config import FROM_NAME, TO_NAME
+from annotation.tasks import prediction_payload
+from corpus.schema import LabelSchema, load_schema
+from models.base import NerModel
+from models.loading import load_model
+from models.predict import DEFAULT_MAX_CHARS
+from models.service import MIB, BodyLimitMiddleware, ModelRunner, error_response, install_error_handlers
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9090
+DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+# Label Studio sends every selected task in one /predict request, with its annotations and
+# predictions: far more than the 1 MiB of `vner serve`.
+DEFAULT_MAX_BODY_BYTES = 100 * MIB
+WEBHOOK_PARSE_BYTES = 1 * MIB  # webhook bodies (whole task lists on import) are read, parsed only up to this
+MODEL_CLASS = "VnerBackend"
+
+log = logging.getLogger("vner.ml_backend")
+
+
+class LabelConfigError(ValueError):
+    """The project's labeling config lacks what the backend writes into (our Labels -> Text pair)."""
+
+
+# ----------------------------------------------------------------------------- labeling config
+
+
+@dataclass(frozen=True)
+class ConfigTarget:
+    """Where predictions go in a labeling config: the task data key of the text, the allowed labels."""
+
+    data_key: str = TO_NAME
+    labels: frozenset[str] | None = None  # None: no config given, every schema label
+
+
+@lru_cache(maxsize=64)
+def config_target(label_config: str | None) -> ConfigTarget:
+    """The data key of ``<Text name="text" value="$key">`` and the ``<Label>`` values of
+    ``<Labels name="label" toName="text">``; :class:`LabelConfigError` when either is missing."""
+    if not label_config:
+        return ConfigTarget()
+    try:
+        root = ET.fromstring(label_config)
+    except ET.ParseError as exc:
+        raise LabelConfigError(f"the labeling config is not XML: {exc}") from exc
+    objects = [el for el in root.iter() if el.get("name") == TO_NAME and el.get("value", "").startswith("$")]
+    if not objects:
+        raise LabelConfigError(
+            f'the labeling config has no object named "{TO_NAME}" with value="$..." '
+            f'(e.g. <Text name="{TO_NAME}" value="${TO_NAME}"/>): create the project with `vner studio init`'
+        )
+    data_key = objects[0].get("value", "")[1:]
+    controls = [
+        el for el in root.iter()
+        if el.tag == "Labels" and el.get("name") == FROM_NAME
+        and TO_NAME in [part.strip() for part in el.get("toName", "").split(",")]
+    ]
+    if not controls:
+        raise LabelConfigError(f'the labeling config has no <Labels name="{FROM_NAME}" toName="{TO_NAME}">: '
+                               "create the project with `vner studio init`")
+    labels = frozenset(el.get("value", "") for el in controls[0].iter("Label") if el.get("value"))
+    if not data_key:
+        raise LabelConfigError(f'the "{TO_NAME}" object of the labeling config reads no data key (value="$")')
+    return ConfigTarget(data_key, labels)
+
+
+# ----------------------------------------------------------------------------- model version
+
+
+# ----------------------------------------------------------------------------- request bodies
+
+
+class TaskIn(BaseModel):
+    """A task as Label Studio serializes it; only ``data`` (and ``id``, for messages) is read."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int | None = None
+    data: dict[str, Any]
+
+
+class PredictIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    tasks: list[TaskIn] = Field(description="Tasks to predict; the answer has one result per task, in order")
+    label_config: str | None = Field(None, description="The project's labeling config (XML)")
+    project: str | int | None = Field(None, description='"<project id>.<created timestamp>"')
+    params: dict[str, Any] | None = None
+
+
+class SetupIn(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    project: str | int | None = None
+    label_config: str | None = Field(None, alias="schema", description="The project's labeling config (XML)")
+    hostname: str | None = None
+    # access_token (the project owner's API token) and extra_params are accepted and never used or logged.
+
+
+# ----------------------------------------------------------------------------- the app
+
+
+class _BodyLimitExcept:
+    """``models.service.BodyLimitMiddleware`` for every path but ``skip`` (webhooks stream their bodies)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int, skip: frozenset[str]):
+        self.app = app
+        self.limited = BodyLimitMiddleware(app, max_bytes=max_bytes)
+        self.skip = skip
+
+    async def __call__(self, scope, receive, send) -> None:
+        target = self.app if scope.get("type") == "http" and scope.get("path") in self.skip else self.limited
+        await target(scope, receive, send)
+
+
+_ACTION = re.compile(rb'^\s*\{\s*"action"\s*:\s*"([^"\\]{1,100})"')
+
+
+def create_backend_app(
+    model: str | Path | NerModel,
+    *,
+    model_version: str | None = None,
+    schema: LabelSchema | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> FastAPI:
+    """The ML backend for ``model`` (a model directory, ``"rules"``, or a loaded model).
+
+    The model is loaded here, so a missing model fails before the server starts (``ModelDirError``).
+    Spans are checked against ``schema`` (default: the active label schema, as for `vner studio push`).
+    """
+    loaded = load_model(model)
+    version = model_version or loaded.version
+    schema = schema or load_schema()
+    runner = ModelRunner(loaded, max_chars)
+
+    app = FastAPI(
+        title="vner Label Studio ML backend",
+        description="Label Studio's ML backend protocol over the vner models (see annotation/ml_backend.py).",
+    )
+    app.state.model = loaded
+    app.state.model_version = version
+    app.state.events = Counter()  # webhook actions received
+    app.state.stats = Counter()  # predict requests / tasks / regions, setups
+    stats, events = app.state.stats, app.state.events
+
+    install_error_handlers(app)
+
+    def health_body() -> dict[str, Any]:
+        return {"status": "UP", "model_class": MODEL_CLASS, "model_version": version, "engine": loaded.engine,
+                "predicted_tasks": stats["tasks"]}
+
+    @app.get("/", summary="Same as /health")
+    async def root() -> dict[str, Any]:
+        return health_body()
+
+    @app.get("/health", summary="Liveness (Label Studio: 1 s timeout)")
+    async def health() -> dict[str, Any]:
+        return health_body()
+
+    @app.post("/setup", summary="Label Studio connects a project: answers the model version")
+    async def setup(body: SetupIn) -> Any:
+        try:
+            config_target(body.label_config)
+        except LabelConfigError as exc:
+            return error_response(422, str(exc))
+        stats["setups"] += 1
+        log.info("setup for project %s", body.project)
+        return {"model_version": version}
+
+    @app.get("/versions", summary="Model versions this backend can serve")
+    async def versions() -> dict[str, Any]:
+        return {"versions": [version], "model_version": version}
+
+    @app.post("/predict", summary="One prediction per task, in order")
+    async def predict_endpoint(body: PredictIn) -> Any:
+        try:
+            target = config_target(body.label_config)
+        except LabelConfigError as exc:
+            return error_response(422, str(exc))
+        texts: list[str] = []
+        for index, task in enumerate(body.tasks):
+            text = task.data.get(target.data_key)
+            where = f"tasks[{index}]" + (f" (task {task.id})" if task.id is not None else "")
+            if not isinstance(text, str):
+                got = "no such key" if text is None else type(text).__name__
+                return error_response(
+                    422, f'{where}: data["{target.data_key}"] must be the text (a string); got {got}'
+                )
+            if len(text) > max_chars:
+                return error_response(
+                    413, f"{where}: text has {len(text):,} characters; this backend accepts at most {max_chars:,}"
+                )
+            texts.append(text)
+        found = await runner(texts)
+        results = []
+        refused = 0
+        for text, entities in zip(texts, found, strict=True):
+            if target.labels is not None:
+                entities = [e for e in entities if e["label"] in target.labels]
+            payload, problems = prediction_payload(text, entities, version, schema)
+            refused += len(problems)
+            results.append({"result": payload["result"], "score": payload.get("score"), "model_version": version})
+        stats["requests"] += 1
+        stats["tasks"] += len(results)
+        stats["regions"] += sum(len(r["result"]) for r in results)
+        log.info("predicted %d tasks of project %s (%d regions, %d spans refused by the span rules)",
+                 len(results), body.project, sum(len(r["result"]) for r in results), refused)
+        return {"results": results, "model_version": version}
+
+    @app.post("/train", summary="Not supported: train with `vner train`")
+    async def train() -> JSONResponse:
+        return error_response(
+            501, "this backend does not train: train a model with `vner train`, then restart "
+                 "`vner studio backend --model NEW_DIR`"
+        )
+
+    @app.post("/webhook", summary="Label Studio project events (counted; START_TRAINING is ignored)")
+    async def webhook(request: Request) -> Any:
+        head = bytearray()
+        size = 0
+        async for chunk in request.stream():  # bodies of big imports are large: read, keep only the start
+            size += len(chunk)
+            if len(head) <= WEBHOOK_PARSE_BYTES:
+                head += chunk
+        action = None
+        if size <= WEBHOOK_PARSE_BYTES:
+            try:
+                payload = json.loads(bytes(head) or b"null")
+            except ValueError as exc:
+                return error_response(400, f"the webhook body is not valid JSON: {exc}")
+            if isinstance(payload, dict) and isinstance(payload.get("action"), str):
+                action = payload["action"]
+        else:  # Label Studio writes "action" first
+            match = _ACTION.match(bytes(head[:4096]))
+            action = match.group(1).decode(errors="replace") if match else None
+        if action is None:
+            return error_response(422, 'a webhook body is a JSON object with an "action"')
+        events[action] += 1
+        log.info("webhook %s (%d bytes)", action, size)
+        if action == "START_TRAINING":
+            return {"status": "ignored", "action": action,
+                    "detail": "this backend does not train: train with `vner train` and restart it on the new model"}
+        return {"status": "ok", "action": action}
+
+    app.add_middleware(_BodyLimitExcept, max_bytes=max_body_bytes, skip=frozenset({"/webhook"}))
+    return app
+
+
+# ----------------------------------------------------------------------------- connecting a project
+
+
+def backend_info(url: str, label_config: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    """``/health`` and ``/setup`` of the backend at ``url``, as Label Studio will call them.
+
+    Returns ``{"health": {...}, "model_version": ...}``; raises ``RuntimeError`` with a readable
+    message when the backend does not answer or refuses the labeling config.
+    """
+    import httpx
+
+    base = url.rstrip("/")
+    with httpx.Client(timeout=timeout, trust_env=False) as http:
+        try:
+            health = http.get(f"{base}/health")
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"no ML backend answers at {base} ({type(exc).__name__}: {exc}); "
+                               "start it with `vner studio backend --model MODEL_DIR`") from exc
+        if health.status_code != 200:
+            raise RuntimeError(f"{base}/health answered {health.status_code}: {health.text[:300]}")
+        setup = http.post(f"{base}/setup", json={"project": None, "schema": label_config})
+        if setup.status_code != 200:
+            raise RuntimeError(f"{base}/setup answered {setup.status_code}: {setup.text[:500]}")
+    try:
+        return {"health": health.json(), "model_version": setup.json().get("model_version")}
+    except (ValueError, AttributeError) as exc:
+        raise RuntimeError(f"{base} does not answer JSON on /health and /setup: not an ML backend") from exc
+
+
+@dataclass
+class ConnectReport:
+    backend_id: int
+    created: bool
+    title: str
+    model_version: str
+    state: str | None
+    others: list[Any]  # other ML backends of the project (Label Studio uses only the first one)
+    removed: list[Any]
+
+
+def connect_backend(client, project_id: int, url: str, title: str, *, replace: bool = False) -> ConnectReport:
+    """Add (or update, found by URL) the ML backend ``url`` on the project, named ``title``, and make
+    ``title`` the project's model version: Label Studio then asks the backend for the predictions
+    of a task opened without one, and shows them (``Project.ml_backend_in_model_version``)."""
+    from annotation.client import _api
+
+    url = url.rstrip("/")
+    sdk = client.sdk
+    with _api(f"listing the ML backends of project {project_id}"):
+        existing = sorted(sdk.ml.list(project=project_id), key=lambda b: b.id)
+    same = [b for b in existing if (b.url or "").rstrip("/") == url]
+    others = [b for b in existing if b not in same]
+    removed = []
+    if replace:
+        for backend in others + same[1:]:
+            with _api(f"removing ML backend {backend.id}"):
+                sdk.ml.delete(backend.id)
+            removed.append(backend)
+        others = []
+    if same:
+        with _api(f"updating ML backend {same[0].id}"):
+            backend = sdk.ml.update(same[0].id, url=url, project=project_id, title=title, is_interactive=False)
+        created = False
+    else:
+        with _api(f"adding the ML backend {url} to project {project_id}"):
+            backend = sdk.ml.create(url=url, project=project_id, title=title, is_interactive=False)
+        created = True
+    client.set_model_version(project_id, title)
+    with _api(f"reading ML backend {backend.id}"):
+        backend = sdk.ml.get(backend.id)  # GET refreshes its state (health + setup)
+    return ConnectReport(backend.id, created, title, backend.model_version or "", str(backend.state or ""),
+                         others, removed)
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def retrieve_predictions(client, project_id: int, task_ids: list[int] | None = None, batch_size: int = 50) -> int:
+    """Ask Label Studio to fetch predictions from the project's ML backend (the Data Manager's
+    "Retrieve Predictions" action), ``batch_size`` tasks per request so that each stays well
+    inside Label Studio's 100 s prediction timeout. Tasks that already hold a prediction of the
+    backend's model version are skipped by Label Studio itself. Returns the number of tasks sent."""
+    from annotation.client import _api
+
+    if task_ids is None:
+        task_ids = [task_id for task_id, _ in client.iter_tasks(project_id)]
+    for chunk in _chunks(task_ids, max(1, batch_size)):
+        with _api(f"retrieving predictions for {len(chunk)} tasks of project {project_id}"):
+            client.sdk.actions.create(id="retrieve_tasks_predictions", project=project_id,
+                                      selected_items={"all": False, "included": chunk})
+    return len(task_ids)

@@ -1,0 +1,234 @@
+"""The Label Studio ML backend (``vner studio backend`` / ``connect``), against real servers (no mocks).
+
+The backend serves the session's seed model with uvicorn on a free loopback port, in a thread of
+this process; the Label Studio of the ``studio`` fixture calls it over HTTP exactly as it calls
+any ML backend (/health, /setup, /predict, /webhook).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from studio_fixtures import Studio, studio_cli, studio_client
+
+from annotation.labeling_config import FROM_NAME, TO_NAME, labeling_config
+from annotation.ml_backend import MODEL_CLASS, create_backend_app
+from corpus.document import Span
+from corpus.jsonl import read_documents, write_documents
+from corpus.paths import BUNDLED_GOLD_FILE
+from corpus.schema import load_schema
+from corpus.spans import validate_spans
+from models import load_model, predict
+
+SCHEMA = load_schema()
+CONFIG = labeling_config(SCHEMA)
+TEXT_A = "Ngày 3-4, Huyện ủy Hậu Lộc tổ chức hội nghị Ban Chấp hành Đảng bộ huyện lần thứ 15."
+TEXT_B = "Phó Chủ tịch UBND huyện Vũ Thị Hà trình bày kế hoạch năm 2024 tại xã Kim Song Trường."
+
+
+@dataclass
+class Backend:
+    url: str
+    app: FastAPI
+
+    @property
+    def version(self) -> str:
+        return self.app.state.model_version
+
+    @property
+    def stats(self):
+        return self.app.state.stats
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def backend(seed_model: Path) -> Iterator[Backend]:
+    """``create_backend_app(seed_model)`` under uvicorn in a thread; stopped at the end of the module."""
+    import uvicorn
+
+    app = create_backend_app(seed_model)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name="ml-backend", daemon=True)
+    thread.start()
+    began = time.monotonic()
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() - began > 30:
+            pytest.fail("the ML backend did not start")
+        time.sleep(0.05)
+    try:
+        yield Backend(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture
+def http(backend: Backend) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=backend.url, timeout=60, trust_env=False) as client:
+        yield client
+
+
+def _expected(text: str, model) -> list[Span]:
+    """What the backend must predict for ``text``: ``models.predict``, minus spans breaking the span rules."""
+    found = [Span(e["start"], e["end"], e["label"]) for e in predict(text, model)]
+    return validate_spans(text, found, SCHEMA)[0]
+
+
+def _spans(result: list[dict]) -> list[Span]:
+    return [Span(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in result]
+
+
+def _task(task_id: int, text: str, key: str = TO_NAME) -> dict:
+    """A task as Label Studio serializes it for /predict."""
+    return {"id": task_id, "data": {key: text, "doc_id": f"d{task_id}"}, "annotations": [], "predictions": [],
+            "project": 1, "meta": {}, "is_labeled": False}
+
+
+# ----------------------------------------------------------------------------- the protocol, directly
+
+
+def test_health_setup_and_versions(http: httpx.Client, backend: Backend, seed_model: Path) -> None:
+    assert backend.version == load_model(seed_model).version
+    health = http.get("/health")
+    assert health.status_code == 200
+    assert health.json()["status"] == "UP" and health.json()["model_class"] == MODEL_CLASS
+    setup = {"project": "7.1700000000", "schema": CONFIG, "hostname": "http://localhost:8080",
+             "access_token": "not-logged", "extra_params": None}
+    answer = http.post("/setup", json=setup)
+    assert answer.status_code == 200 and answer.json() == {"model_version": backend.version}
+    assert http.get("/versions").json()["versions"] == [backend.version]
+
+
+def test_predict_two_tasks_in_order(http: httpx.Client, backend: Backend, seed_model: Path) -> None:
+    body = {"tasks": [_task(11, TEXT_B), _task(12, TEXT_A)], "label_config": CONFIG, "project": "7.1700000000",
+            "params": {"login": None, "password": None, "context": None}}
+    answer = http.post("/predict", json=body)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert len(results) == 2
+    for text, prediction in zip((TEXT_B, TEXT_A), results, strict=True):
+        assert prediction["model_version"] == backend.version
+        assert _spans(prediction["result"]) == _expected(text, seed_model)
+        for region in prediction["result"]:
+            assert (region["from_name"], region["to_name"], region["type"]) == (FROM_NAME, TO_NAME, "labels")
+            assert region["value"]["text"] == text[region["value"]["start"]:region["value"]["end"]]
+    assert any(result["result"] for result in results)  # the seed model finds something in these
+
+    # The text is read from the data key the <Text name="text"> object names.
+    renamed = CONFIG.replace(f'value="${TO_NAME}"', 'value="$content"')
+    answer = http.post("/predict", json={"tasks": [_task(13, TEXT_A, key="content")], "label_config": renamed})
+    assert answer.status_code == 200 and answer.json()["results"] == results[1:]
+
+
+def test_malformed_requests_get_json_errors(http: httpx.Client, seed_model: Path) -> None:
+    def error(response: httpx.Response, status: int) -> str:
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith("application/json")
+        return response.json()["error"]
+
+    assert "not valid JSON" in error(
+        http.post("/predict", content=b'{"tasks": [', headers={"content-type": "application/json"}), 400
+    )
+    assert "tasks" in error(http.post("/predict", json={"tasks": "nope"}), 422)
+    assert "tasks[0].data" in error(http.post("/predict", json={"tasks": [{"id": 1}]}), 422)
+    assert 'data["text"]' in error(http.post("/predict", json={"tasks": [{"id": 1, "data": {"body": "x"}}]}), 422)
+    assert "no <Labels" in error(http.post("/setup", json={"schema": '<View><Text name="text" value="$text"/></View>'}),
+                                 422)
+    assert "not XML" in error(http.post("/predict", json={"tasks": [], "label_config": "<View"}), 422)
+    assert "not valid JSON" in error(http.post("/webhook", content=b"{nope"), 400)
+    assert error(http.post("/train", json={}), 501)
+
+    small = TestClient(create_backend_app(seed_model, max_body_bytes=1000))
+    assert "too large" in error(small.post("/predict", json={"tasks": [_task(1, "x" * 2000)]}), 413)
+
+
+def test_rules_engine_backend() -> None:
+    pytest.importorskip("models.rules_engine")
+    app = create_backend_app("rules")
+    assert app.state.model_version.startswith("rules@")
+    with TestClient(app) as client:
+        assert client.post("/setup", json={"schema": CONFIG}).json() == {"model_version": app.state.model_version}
+        [prediction] = client.post("/predict", json={"tasks": [_task(1, TEXT_B)], "label_config": CONFIG}).json()[
+            "results"
+        ]
+    assert _spans(prediction["result"]) == _expected(TEXT_B, "rules") != []
+
+
+# ----------------------------------------------------------------------------- Label Studio calls it
+
+
+def _ok(result) -> str:
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _predictions(client, project_id: int) -> dict[int, list[dict]]:
+    return {task["id"]: task["predictions"] for task in client.export(project_id)}
+
+
+def test_label_studio_retrieves_predictions_from_the_backend(
+    studio: Studio, backend: Backend, seed_model: Path, tmp_path: Path
+) -> None:
+    title = "vner test ml backend"
+    docs = read_documents(BUNDLED_GOLD_FILE)[:2]
+    write_documents(tmp_path / "two.jsonl", docs)
+    with studio_client(studio) as client:
+        _ok(studio_cli(studio, "init", "--title", title))
+        project_id = client.project_id(title)
+        assert "added 2 tasks" in _ok(studio_cli(studio, "push", "--project", title, "--store",
+                                                 str(tmp_path / "two.jsonl")))
+        before = _predictions(client, project_id)
+        assert len(before) == 2 and all(preds == [] for preds in before.values())
+        first, second = sorted(before)
+
+        out = _ok(studio_cli(studio, "connect", "--url", backend.url, "--project", title))
+        assert "added ML backend" in out and backend.version in out
+        [ml] = client.sdk.ml.list(project=project_id)
+        assert (ml.url, ml.title, ml.model_version, ml.is_interactive) == (
+            backend.url, backend.version, backend.version, False)
+        assert ml.state == "CO"  # connected: /health and /setup answered
+        assert client.get_project(project_id).model_version == backend.version
+
+        # The server itself asks the backend (Data Manager action "Retrieve Predictions"), first task only.
+        predicted = backend.stats["tasks"]
+        client.sdk.actions.create(id="retrieve_tasks_predictions", project=project_id,
+                                  selected_items={"all": False, "included": [first]})
+        got = _predictions(client, project_id)
+        assert len(got[first]) == 1 and got[second] == []
+        assert backend.stats["tasks"] == predicted + 1
+
+        # connect again: same backend updated, not a second one; --retrieve sends every task, and
+        # Label Studio skips the one that already has a prediction of this model version.
+        out = _ok(studio_cli(studio, "connect", "--url", backend.url, "--project", title, "--retrieve"))
+        assert "updated ML backend" in out and "retrieved predictions for 2 tasks" in out
+        assert [b.id for b in client.sdk.ml.list(project=project_id)] == [ml.id]
+        assert backend.stats["tasks"] == predicted + 2
+
+        texts = {task["id"]: task["data"]["text"] for task in client.export(project_id)}
+        for task_id, predictions in _predictions(client, project_id).items():
+            [prediction] = predictions
+            assert prediction["model_version"] == backend.version
+            assert _spans(prediction["result"]) == _expected(texts[task_id], seed_model)
+            assert all(r["value"]["text"] == texts[task_id][r["value"]["start"]:r["value"]["end"]]
+                       for r in prediction["result"])
+        assert any(predictions[0]["result"] for predictions in _predictions(client, project_id).values())
+
+        # Adding the backend registered <url>/webhook: a submitted annotation is reported to it.
+        seen = backend.app.state.events["ANNOTATION_CREATED"]
+        client.create_annotation(first, _predictions(client, project_id)[first][0]["result"])
+        assert backend.app.state.events["ANNOTATION_CREATED"] == seen + 1
