@@ -9,7 +9,7 @@ registers it on the project (``annotation/ml_backend.py``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -195,6 +195,20 @@ def _load_documents(store: Optional[Path]):
     return docs, f"the bundled seeds ({BUNDLED_SEEDS_DIR})"
 
 
+def _echo_skipped(report: Any, refused: list, refused_what: str, normalized_what: str) -> None:
+    """What a push or gold import left out or changed: refused spans, NFC rewrites, skipped documents."""
+    if refused:
+        typer.secho(f"{len(refused)} {refused_what}:", fg=typer.colors.YELLOW)
+        for doc_id, problem in refused[:20]:
+            typer.echo(f"  {doc_id} {problem}")
+    if report.normalized:
+        typer.echo(_list_line(normalized_what, report.normalized))
+    for label, ids in (("repeated in the input (skipped)", report.repeated), ("empty text (skipped)", report.empty),
+                       ("same doc_id already in the project with ANOTHER text (skipped)", report.conflicts)):
+        if ids:
+            typer.secho(_list_line(label, ids), fg=typer.colors.YELLOW)
+
+
 def studio_push(
     store: Optional[Path] = typer.Option(
         None, "--store", help="Corpus store or gold file (JSON Lines) (default: the bundled seed articles)."
@@ -249,17 +263,8 @@ def studio_push(
     if report.model_version:
         typer.echo(f"predictions: {report.predictions} tasks pre-annotated by {report.model_version} "
                    "(the project's model version now: its drafts show in the labeling view)")
-    if report.refused_predictions:
-        typer.secho(f"{len(report.refused_predictions)} predicted spans break the span rules and were left out "
-                    "of the drafts:", fg=typer.colors.YELLOW)
-        for doc_id, problem in report.refused_predictions[:20]:
-            typer.echo(f"  {doc_id} {problem}")
-    if report.normalized:
-        typer.echo(_list_line("texts normalized to NFC before import", report.normalized))
-    for label, ids in (("repeated in the input (skipped)", report.repeated), ("empty text (skipped)", report.empty),
-                       ("same doc_id already in the project with ANOTHER text (skipped)", report.conflicts)):
-        if ids:
-            typer.secho(_list_line(label, ids), fg=typer.colors.YELLOW)
+    _echo_skipped(report, report.refused_predictions, "predicted spans break the span rules and were left out "
+                  "of the drafts", "texts normalized to NFC before import")
 
 
 def studio_pull(
@@ -319,17 +324,8 @@ def studio_import_gold(
     typer.echo(f"{len(docs)} gold documents from {origin} -> project {project_id}")
     typer.echo(f"new tasks with the gold annotation: {len(report.created)}; gold annotation added to existing "
                f"tasks: {len(report.annotated)}; already there: {len(report.unchanged)}")
-    if report.refused_spans:
-        typer.secho(f"{len(report.refused_spans)} gold spans break the span rules and were not imported:",
-                    fg=typer.colors.YELLOW)
-        for doc_id, problem in report.refused_spans[:20]:
-            typer.echo(f"  {doc_id} {problem}")
-    if report.normalized:
-        typer.echo(_list_line("texts normalized to NFC (spans moved)", report.normalized))
-    for label, ids in (("repeated in the file (skipped)", report.repeated), ("empty text (skipped)", report.empty),
-                       ("same doc_id in the project with ANOTHER text (skipped)", report.conflicts)):
-        if ids:
-            typer.secho(_list_line(label, ids), fg=typer.colors.YELLOW)
+    _echo_skipped(report, report.refused_spans, "gold spans break the span rules and were not imported",
+                  "texts normalized to NFC (spans moved)")
 
 
 # ----------------------------------------------------------------------------- ML backend

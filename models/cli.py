@@ -20,6 +20,7 @@ from corpus.text import normalize
 from models.base import NerModel
 from models.card import ModelDirError
 from models.loading import load_model
+from models.onnx_export import DEFAULT_OPSET
 from models.predict import DEFAULT_MAX_CHARS, TextTooLongError, predict
 
 FORMATS = ("table", "jsonl", "html")
@@ -274,8 +275,34 @@ def bench_command(
     console.print(table)
 
 
+def export_onnx_command(
+    model_dir: Path = typer.Argument(..., help="A transformers-engine model directory"),
+    quantize: bool = typer.Option(False, "--quantize/--no-quantize", help="Dynamic int8 quantization of the weights"),
+    out: Path | None = typer.Option(None, "--out", help="New model directory (default: MODEL_DIR-onnx or -onnx-int8)"),
+    opset: int = typer.Option(DEFAULT_OPSET, min=14, help="ONNX opset version"),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it exists"),
+) -> None:
+    """Export a transformers model to ONNX (optionally int8) as a new model directory run with onnxruntime."""
+    from models.onnx_export import default_out_dir, export_onnx
+
+    try:
+        with err_console.status(f"exporting {model_dir} to ONNX" + (" (int8)" if quantize else "")):
+            meta = export_onnx(model_dir, out, quantize=quantize, opset=opset, force=force)
+    except (OSError, ModelDirError) as exc:
+        err_console.print(f"[red]{exc}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    onnx = meta["onnx"]
+    target = out if out is not None else default_out_dir(model_dir, quantize)
+    console.print(
+        f"model -> {target}  ({onnx['size_mb']} MB, {'int8' if quantize else 'fp32'}, opset {onnx['opset']}, "
+        f"largest logit difference to PyTorch {onnx['check_max_abs_logit_diff']:.3g})",
+        highlight=False, soft_wrap=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root ``vner`` app."""
     app.command("predict")(predict_command)
     app.command("serve")(serve_command)
     app.command("bench")(bench_command)
+    app.command("export-onnx")(export_onnx_command)

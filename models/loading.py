@@ -36,7 +36,11 @@ def default_model_dir() -> Path:
     )
 
 
-def _engine_class(engine: str) -> type[NerModel]:
+def _engine_class(engine: str, runtime: str | None = None) -> type[NerModel]:
+    if runtime == "onnxruntime":  # written by `vner export-onnx`: models/onnx_engine.py
+        from models.onnx_engine import OnnxModel
+
+        return OnnxModel
     if engine == "spacy":
         from models.spacy_engine import SpacyModel
 
@@ -65,5 +69,5 @@ def load_model(model: str | Path | NerModel | None = None) -> NerModel:
     key = (path.resolve(), (path / META_FILE).stat().st_mtime_ns)  # a rewritten model is loaded anew
     with _lock:
         if key not in _cache:
-            _cache[key] = _engine_class(meta["engine"])(path, meta, schema_of(meta))
+            _cache[key] = _engine_class(meta["engine"], meta.get("runtime"))(path, meta, schema_of(meta))
         return _cache[key]

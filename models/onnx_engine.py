@@ -1,0 +1,123 @@
+"""The transformers engine run by onnxruntime: a model directory written by ``vner export-onnx``.
+
+Everything but the forward pass is :class:`~models.hf_engine.HFModel`'s own: the same words,
+windows (``max_length``/``stride`` from the source model's ``vner-model.json``), window merge, BIO
+decoding and scores. Only :meth:`OnnxModel.window_probabilities` differs: it feeds padded
+``input_ids`` + ``attention_mask`` batches to an ``onnxruntime.InferenceSession`` (CPU) instead
+of a PyTorch model, so importing this module needs neither torch nor a torch model.
+
+Layout of such a directory::
+
+    vner-model.json   the source's, plus "runtime": "onnxruntime", "quantized", "source_model", "onnx"
+    README.md         the source's model card with a note about the export
+    onnx/model.onnx   input_ids, attention_mask (int64, batch x sequence) -> logits (batch x sequence x tags)
+    onnx/config.json  the source's transformers config (id2label: the tags), tokenizer files beside it
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpus.schema import LabelSchema
+from models.base import NerModel
+from models.card import ModelDirError
+from models.hf_engine import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, HFModel, Window, _threads_from_env
+
+RUNTIME = "onnxruntime"  # vner-model.json "runtime" of an exported directory
+ONNX_DIR = "onnx"  # the .onnx file, config and tokenizer inside a model directory
+ONNX_FILE = "model.onnx"
+INPUT_NAMES = ("input_ids", "attention_mask")
+OUTPUT_NAME = "logits"
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float32 (what HFModel computes with torch)."""
+    logits = logits.astype(np.float32, copy=False)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def session_options(threads: int | None) -> Any:
+    """CPU session options: ``threads`` intra-op threads (None: onnxruntime's default), one inter-op thread."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    return options
+
+
+class OnnxSession:
+    """An onnxruntime session with the transformers config beside it (``config.id2label`` gives the tags)."""
+
+    def __init__(self, session: Any, config: Any):
+        self.session = session
+        self.config = config
+        names = {i.name for i in session.get_inputs()}
+        missing = set(INPUT_NAMES) - names
+        if missing or names - set(INPUT_NAMES):
+            raise ModelDirError(f"the ONNX model takes inputs {sorted(names)}, not {list(INPUT_NAMES)}")
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": input_ids.astype(np.int64, copy=False),
+                "attention_mask": attention_mask.astype(np.int64, copy=False)}
+        return self.session.run([OUTPUT_NAME], feed)[0]
+
+
+class OnnxModel(HFModel):
+    """An exported transformers-engine model run with onnxruntime on CPU; otherwise exactly an HFModel."""
+
+    def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema, *,
+                 threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
+        NerModel.__init__(self, path, meta, schema)
+        from transformers import AutoConfig, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        onnx_dir = Path(path) / ONNX_DIR
+        for needed in (ONNX_FILE, "config.json"):
+            if not (onnx_dir / needed).is_file():
+                raise ModelDirError(f"{path}: no ONNX model in {ONNX_DIR}/ ({needed} missing); "
+                                    f"write one with `vner export-onnx`")
+        if meta.get("engine") != "transformers":
+            raise ModelDirError(f"{path}: an onnxruntime model must come from the transformers engine, "
+                                f"not {meta.get('engine')!r}")
+        import onnxruntime as ort
+
+        threads = threads or _threads_from_env()
+        hf_logging.disable_progress_bar()
+        tokenizer = AutoTokenizer.from_pretrained(onnx_dir)
+        config = AutoConfig.from_pretrained(onnx_dir)
+        session = ort.InferenceSession(str(onnx_dir / ONNX_FILE), sess_options=session_options(threads),
+                                       providers=["CPUExecutionProvider"])
+        settings = meta.get("training", {})
+        self._setup(OnnxSession(session, config), tokenizer, int(settings.get("max_length", DEFAULT_MAX_LENGTH)),
+                    int(settings.get("stride", DEFAULT_STRIDE)), threads, batch_size)
+
+    @classmethod
+    def from_components(cls, *args: Any, **kwargs: Any) -> HFModel:
+        raise TypeError("OnnxModel loads from an exported directory only; use HFModel.from_components")
+
+    def window_probabilities(self, windows: Sequence[Window]) -> list[np.ndarray]:
+        """Softmax tag probabilities, one ``(len(input_ids), n_tags)`` array per window (batched as HFModel does)."""
+        out: list[np.ndarray] = [np.empty(0)] * len(windows)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        for lo in range(0, len(order), self.batch_size):
+            batch = order[lo:lo + self.batch_size]
+            width = max(len(windows[i].input_ids) for i in batch)
+            ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                n = len(windows[i].input_ids)
+                ids[row, :n] = windows[i].input_ids
+                mask[row, :n] = 1
+            probs = softmax(self.model.logits(ids, mask))
+            for row, i in enumerate(batch):
+                out[i] = probs[row, : len(windows[i].input_ids)]
+        return out
