@@ -21,6 +21,11 @@ class NerModel(ABC):
         self.schema = schema
 
     @property
+    def runtime(self) -> str:
+        """What executes the model: the engine's own library unless the model directory names another."""
+        return self.meta.get("runtime", self.engine)
+
+    @property
     def version(self) -> str:
         """What predictions are labeled with: ``<model dir name>@<created>`` (the name alone when undated)."""
         name = Path(self.path).resolve().name

@@ -239,6 +239,10 @@ class HFModel(NerModel):
 
     engine = ENGINE
 
+    @property
+    def runtime(self) -> str:
+        return self.meta.get("runtime", "torch")
+
     def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema, *,
                  threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
         super().__init__(path, meta, schema)

@@ -118,6 +118,8 @@ class SplitMetrics(BaseModel):
 
 class ModelInfo(BaseModel):
     engine: str
+    runtime: str = Field(description="What runs the model: spacy, torch, onnxruntime or rules")
+    version: str = Field(description="Model version: <model dir name>@<created>")
     path: str = Field(description="The model directory the server loaded")
     created: str | None = Field(None, description="When the model was trained (ISO 8601)")
     label_set: str = Field(description="Name of the label schema")
@@ -250,6 +252,8 @@ def model_info(model: NerModel, max_chars: int, max_body_bytes: int) -> ModelInf
         )
     return ModelInfo(
         engine=model.engine,
+        runtime=model.runtime,
+        version=model.version,
         path=str(Path(model.path).resolve()),
         created=meta.get("created"),
         label_set=model.schema.name,

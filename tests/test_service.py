@@ -81,7 +81,8 @@ def test_health(server: str, seed_model: Path) -> None:
 def test_model_describes_labels_scores_versions(server: str, seed_model: Path) -> None:
     meta = read_meta(seed_model)
     info = httpx.get(f"{server}/model").json()
-    assert info["engine"] == "spacy"
+    assert info["engine"] == "spacy" and info["runtime"] == "spacy"
+    assert info["version"] == f"{seed_model.resolve().name}@{meta['created']}"
     assert info["path"] == str(seed_model.resolve())
     assert info["created"] == meta["created"]
     assert [label["name"] for label in info["labels"]] == list(load_schema().names)
