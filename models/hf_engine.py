@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,30 @@ def _threads_from_env() -> int | None:
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float32."""
+    logits = logits.astype(np.float32, copy=False)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def padded_batches(
+    windows: Sequence[Window], batch_size: int, pad_id: int
+) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    """Windows sorted by length, in batches: (window indices, int64 input ids padded with ``pad_id``, mask)."""
+    order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+    for lo in range(0, len(order), batch_size):
+        batch = order[lo:lo + batch_size]
+        width = max(len(windows[i].input_ids) for i in batch)
+        ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, i in enumerate(batch):
+            n = len(windows[i].input_ids)
+            ids[row, :n] = windows[i].input_ids
+            mask[row, :n] = 1
+        yield batch, ids, mask
+
+
 class HFModel(NerModel):
     """A fine-tuned ``AutoModelForTokenClassification`` in ``<model dir>/hf``."""
 
@@ -290,10 +315,19 @@ class HFModel(NerModel):
 
     def window_probabilities(self, windows: Sequence[Window]) -> list[np.ndarray]:
         """Softmax tag probabilities, one ``(len(input_ids), n_tags)`` array per window."""
+        out: list[np.ndarray] = [np.empty(0)] * len(windows)
+        with self._inference():
+            for batch, ids, mask in padded_batches(windows, self.batch_size, self.pad_id):
+                probs = softmax(self._logits(ids, mask))
+                for row, i in enumerate(batch):
+                    out[i] = probs[row, : len(windows[i].input_ids)]
+        return out
+
+    @contextmanager
+    def _inference(self) -> Iterator[None]:
+        """Eval mode, no autograd, and this model's thread count, all restored afterwards."""
         import torch
 
-        out: list[np.ndarray] = [np.empty(0)] * len(windows)
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         previous_threads = torch.get_num_threads()
         was_training = self.model.training
         self.model.eval()
@@ -301,24 +335,16 @@ class HFModel(NerModel):
             if self.threads:
                 torch.set_num_threads(self.threads)
             with torch.inference_mode():
-                for lo in range(0, len(order), self.batch_size):
-                    batch = order[lo:lo + self.batch_size]
-                    width = max(len(windows[i].input_ids) for i in batch)
-                    ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-                    mask = torch.zeros((len(batch), width), dtype=torch.long)
-                    for row, i in enumerate(batch):
-                        n = len(windows[i].input_ids)
-                        ids[row, :n] = torch.tensor(windows[i].input_ids, dtype=torch.long)
-                        mask[row, :n] = 1
-                    logits = self.model(input_ids=ids, attention_mask=mask).logits
-                    probs = torch.softmax(logits.float(), dim=-1).numpy()
-                    for row, i in enumerate(batch):
-                        out[i] = probs[row, : len(windows[i].input_ids)]
+                yield
         finally:
             if self.threads:
                 torch.set_num_threads(previous_threads)
             self.model.train(was_training)
-        return out
+
+    def _logits(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        return self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits.numpy()
 
     def predict_normalized(self, texts: list[str]) -> list[list[Span]]:
         bounds = [split_words(text) for text in texts]

@@ -16,7 +16,8 @@ Layout of such a directory::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +26,13 @@ import numpy as np
 from corpus.schema import LabelSchema
 from models.base import NerModel
 from models.card import ModelDirError
-from models.hf_engine import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, HFModel, Window, _threads_from_env
+from models.hf_engine import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, HFModel, _threads_from_env
 
 RUNTIME = "onnxruntime"  # vner-model.json "runtime" of an exported directory
 ONNX_DIR = "onnx"  # the .onnx file, config and tokenizer inside a model directory
 ONNX_FILE = "model.onnx"
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "logits"
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, in float32 (what HFModel computes with torch)."""
-    logits = logits.astype(np.float32, copy=False)
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def session_options(threads: int | None) -> Any:
@@ -104,20 +98,9 @@ class OnnxModel(HFModel):
     def from_components(cls, *args: Any, **kwargs: Any) -> HFModel:
         raise TypeError("OnnxModel loads from an exported directory only; use HFModel.from_components")
 
-    def window_probabilities(self, windows: Sequence[Window]) -> list[np.ndarray]:
-        """Softmax tag probabilities, one ``(len(input_ids), n_tags)`` array per window (batched as HFModel does)."""
-        out: list[np.ndarray] = [np.empty(0)] * len(windows)
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
-        for lo in range(0, len(order), self.batch_size):
-            batch = order[lo:lo + self.batch_size]
-            width = max(len(windows[i].input_ids) for i in batch)
-            ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                n = len(windows[i].input_ids)
-                ids[row, :n] = windows[i].input_ids
-                mask[row, :n] = 1
-            probs = softmax(self.model.logits(ids, mask))
-            for row, i in enumerate(batch):
-                out[i] = probs[row, : len(windows[i].input_ids)]
-        return out
+    @contextmanager
+    def _inference(self) -> Iterator[None]:
+        yield  # onnxruntime keeps its thread count in the session
+
+    def _logits(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.model.logits(ids, mask)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_models import build_backbone
+from tiny_models import build_backbone, check_entities
 
 from corpus.document import Document, Span
 from corpus.jsonl import read_documents, write_documents
@@ -73,14 +73,6 @@ def _where(entities: list[dict]) -> list[tuple[int, int, str]]:
     return [(e["start"], e["end"], e["label"]) for e in entities]
 
 
-def _check_entities(original: str, entities: list[dict]) -> None:
-    for ent in entities:
-        assert original[ent["start"]:ent["end"]] == ent["text"]
-        assert ent["text"] and ent["text"] == ent["text"].strip()
-        assert ent["label"] in load_schema().names
-        assert 0.0 <= ent["score"] <= 1.0
-
-
 def test_model_directory_layout(tiny_seed_model: Path, backbone: Path) -> None:
     meta = read_meta(tiny_seed_model)
     assert meta["engine"] == "transformers"
@@ -118,7 +110,7 @@ def test_trained_model_loads_and_predicts_with_exact_offsets(tiny_seed_model: Pa
     model = load_model(tiny_seed_model)
     assert isinstance(model, HFModel) and model.engine == "transformers"
     for doc in SEEDS:
-        _check_entities(doc.text, predict(doc.text, tiny_seed_model))
+        check_entities(doc.text, predict(doc.text, tiny_seed_model))
 
 
 def test_the_model_learns_one_repeated_text(learned_model: Path) -> None:
@@ -139,7 +131,7 @@ def test_offsets_refer_to_the_callers_string(learned_model: Path) -> None:
     emoji = "😀 🇻🇳\n" + mangled  # astral characters before everything shift code-point offsets
     for original, entities in ((clean, found), (mangled, predict(mangled, learned_model)),
                                (emoji, predict(emoji, learned_model))):
-        _check_entities(original, entities)
+        check_entities(original, entities)
     nfc = [unicodedata.normalize("NFC", e["text"]).replace("\t", " ") for e in predict(mangled, learned_model)]
     assert nfc == [e["text"] for e in found]
 
@@ -171,7 +163,7 @@ def test_long_text_is_read_in_windows_without_losing_entities(learned_model: Pat
     model = load_model(learned_model)
     assert len(model.encoder.encode(long_text.split())) > 12  # many 64-token windows
     entities = predict(long_text, learned_model)
-    _check_entities(long_text, entities)
+    check_entities(long_text, entities)
     single = predict(SHORT.text, learned_model)
     assert len(entities) >= 0.9 * 12 * len(single)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from tiny_models import build_backbone
+from tiny_models import build_backbone, check_entities
 from typer.testing import CliRunner
 
 from corpus.document import Span
@@ -80,14 +80,6 @@ def _spans(entities: list[dict]) -> list[Span]:
     return [Span(e["start"], e["end"], e["label"]) for e in entities]
 
 
-def _check_entities(original: str, entities: list[dict]) -> None:
-    for ent in entities:
-        assert original[ent["start"]:ent["end"]] == ent["text"]
-        assert ent["text"] and ent["text"] == ent["text"].strip()
-        assert ent["label"] in load_schema().names
-        assert 0.0 <= ent["score"] <= 1.0
-
-
 def test_export_writes_a_model_directory_for_onnxruntime(trained: Path, fp32: Path) -> None:
     source, meta = read_meta(trained), read_meta(fp32)
     assert meta["engine"] == "transformers" and meta["runtime"] == "onnxruntime" and meta["quantized"] is False
@@ -114,7 +106,7 @@ def test_export_writes_a_model_directory_for_onnxruntime(trained: Path, fp32: Pa
 def test_fp32_export_predicts_what_pytorch_predicts(fp32: Path, pytorch_results: list[list[dict]]) -> None:
     got = predict(TEXTS, fp32)
     for text, expected, found in zip(TEXTS, pytorch_results, got):
-        _check_entities(text, found)
+        check_entities(text, found)
         assert [(e["start"], e["end"], e["label"]) for e in found] == \
             [(e["start"], e["end"], e["label"]) for e in expected]
         assert [e["score"] for e in found] == pytest.approx([e["score"] for e in expected], abs=1e-4)
@@ -127,7 +119,7 @@ def test_int8_export_is_valid_and_mostly_agrees(int8: Path, fp32: Path, pytorch_
     assert "int8" in (int8 / "README.md").read_text(encoding="utf-8")
     got = predict(TEXTS, int8)
     for text, found in zip(TEXTS, got):
-        _check_entities(text, found)
+        check_entities(text, found)
     pairs = [(_spans(expected), _spans(found)) for expected, found in zip(pytorch_results, got)]
     assert score(load_schema().names, pairs).micro()["f1"] >= INT8_AGREEMENT_FLOOR
 

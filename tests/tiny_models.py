@@ -11,6 +11,7 @@ from pathlib import Path
 
 from corpus.jsonl import read_documents
 from corpus.paths import BUNDLED_GOLD_FILE
+from corpus.schema import load_schema
 
 SPECIAL_TOKENS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
                   "mask_token": "[MASK]"}
@@ -66,3 +67,12 @@ def build_backbone(out_dir: Path, *, hidden: int = 32, layers: int = 2, heads: i
     torch.manual_seed(seed)
     BertModel(config, add_pooling_layer=False).save_pretrained(out_dir)
     return out_dir
+
+
+def check_entities(original: str, entities: list[dict]) -> None:
+    """Every entity is valid: its text is ``original[start:end]``, trimmed, a schema label, a score in [0, 1]."""
+    for ent in entities:
+        assert original[ent["start"]:ent["end"]] == ent["text"]
+        assert ent["text"] and ent["text"] == ent["text"].strip()
+        assert ent["label"] in load_schema().names
+        assert 0.0 <= ent["score"] <= 1.0
