@@ -5,8 +5,9 @@ Text -> words (syllables, numbers, single symbols; the same idea as the spaCy en
 included) that overlap by at most ``stride`` tokens and always cut between words. Each word's tag
 is read at its first sub-token. When windows overlap, a word takes its prediction from the window
 where it has the most context on both sides (a side that is the document edge counts as
-unlimited); ties go to the earlier window. Tags are BIO over the schema's labels; decoding turns
-them back into character spans (see :func:`decode_tags`).
+unlimited); ties go to the earlier window. Tags are BIO over the schema's labels: the most
+probable valid tag sequence is chosen (:func:`best_tag_path`) and turned back into character
+spans (:func:`decode_tags`).
 
 Training lives in ``training/hf_train.py``; this module only needs ``corpus``.
 """
@@ -30,7 +31,7 @@ from models.base import NerModel
 
 ENGINE = "transformers"
 HF_DIR = "hf"  # weights, config and tokenizer inside a model directory
-DEFAULT_MAX_LENGTH = 128
+DEFAULT_MAX_LENGTH = 256
 DEFAULT_STRIDE = 32
 DEFAULT_BATCH_SIZE = 32
 THREADS_ENV = "VNER_THREADS"
@@ -226,6 +227,42 @@ def decode_tags(
     return spans
 
 
+def best_tag_path(probs: np.ndarray, tags: Sequence[str], breaks: Sequence[bool]) -> list[int]:
+    """The most probable valid BIO tag sequence (Viterbi over per-word log-probabilities).
+
+    ``probs`` is ``(n_words, n_tags)``; ``breaks[i]`` is true when a line break precedes word
+    ``i``. An ``I-X`` tag is only allowed right after ``B-X`` or ``I-X`` of the same line, so a
+    decoded entity never starts inside itself or changes label halfway; argmax decoding would
+    otherwise split "Ủy ban nhân dân" into two entities on one uncertain word.
+    """
+    n, n_tags = probs.shape
+    if n == 0:
+        return []
+    inside = np.array([t.startswith("I-") for t in tags])
+    allowed = np.ones((n_tags, n_tags), dtype=bool)  # allowed[previous, current]
+    for j, tag in enumerate(tags):
+        if inside[j]:
+            name = tag[2:]
+            allowed[:, j] = [t in (f"B-{name}", f"I-{name}") for t in tags]
+    transition = np.where(allowed, 0.0, -np.inf)
+    start = np.where(inside, -np.inf, 0.0)
+    log_probs = np.log(np.clip(probs, 1e-12, None))
+    scores = start + log_probs[0]
+    back = np.zeros((n, n_tags), dtype=np.int64)
+    for i in range(1, n):
+        if breaks[i]:
+            back[i] = int(scores.argmax())
+            scores = scores.max() + start + log_probs[i]
+        else:
+            candidates = scores[:, None] + transition
+            back[i] = candidates.argmax(axis=0)
+            scores = candidates.max(axis=0) + log_probs[i]
+    path = [int(scores.argmax())]
+    for i in range(n - 1, 0, -1):
+        path.append(int(back[i][path[-1]]))
+    return path[::-1]
+
+
 # ---------------------------------------------------------------------------------------------
 # The model
 
@@ -354,11 +391,11 @@ class HFModel(NerModel):
         results = []
         for text, words, windows in zip(texts, bounds, per_doc):
             merged = merge_windows(len(words), windows, [next(probs) for _ in windows])
+            seen = [j for j, row in enumerate(merged) if not np.isnan(row).any()]
+            breaks = [k > 0 and "\n" in text[words[seen[k - 1]][1]:words[j][0]] for k, j in enumerate(seen)]
             tags: list[str | None] = [None] * len(words)
             confidences: list[float | None] = [None] * len(words)
-            for j, row in enumerate(merged):
-                if not np.isnan(row).any():
-                    best = int(row.argmax())
-                    tags[j], confidences[j] = self.tags[best], float(row[best])
+            for j, best in zip(seen, best_tag_path(merged[seen], self.tags, breaks)):
+                tags[j], confidences[j] = self.tags[best], float(merged[j, best])
             results.append([s for s in decode_tags(text, words, tags, confidences) if s.label in self.schema])
         return results

@@ -108,7 +108,8 @@ def _quantize(fp32: Path, int8: Path) -> None:
     root = logging.getLogger()
     root.addFilter(_quiet_preprocessing_hint)  # a hint for static (calibrated) quantization
     try:
-        quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8)
+        # per-channel weight scales: on the 4-epoch e5-small model, dev F1 -0.9 points instead of -1.4
+        quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8, per_channel=True)
     finally:
         root.removeFilter(_quiet_preprocessing_hint)
 
@@ -124,7 +125,7 @@ def _card(source: Path, meta: dict[str, Any]) -> str:
     card_path = source / CARD_FILE
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else f"# vner model: {meta['engine']}\n"
     onnx = meta["onnx"]
-    weights = "weights dynamically quantized to int8 (QInt8)" if meta["quantized"] else "float32 weights"
+    weights = "weights dynamically quantized to int8 (QInt8, per channel)" if meta["quantized"] else "float32 weights"
     if meta["quantized"]:
         agreement = (f"Quantization changes the logits (largest difference {onnx['check_max_abs_logit_diff']:.3g} "
                      f"on a check batch) and can change some predictions: the scores above were measured with "
@@ -200,7 +201,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
                 "opset": opset,
                 "inputs": list(INPUT_NAMES),
                 "output": OUTPUT_NAME,
-                "quantization": "dynamic int8 (QInt8 weights)" if quantize else None,
+                "quantization": "dynamic int8 (QInt8 weights, per channel)" if quantize else None,
                 "size_mb": round(target.stat().st_size / 2**20, 1),
                 "check_max_abs_logit_diff": float(f"{diff:.3g}"),
                 "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),

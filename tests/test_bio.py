@@ -12,7 +12,15 @@ from corpus.document import Document, Span
 from corpus.jsonl import read_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.schema import load_schema
-from models.hf_engine import Window, WindowEncoder, decode_tags, merge_windows, plan_windows, split_words
+from models.hf_engine import (
+    Window,
+    WindowEncoder,
+    best_tag_path,
+    decode_tags,
+    merge_windows,
+    plan_windows,
+    split_words,
+)
 from training.alignment import AlignmentReport
 from training.bio import IGNORE, document_features, window_labels, word_tags
 
@@ -165,6 +173,31 @@ def test_decoding_rules() -> None:
     spans = decode_tags(text, words, ["B-UNIT", None, "I-UNIT", "O", "O", "O", None])
     assert [(s.start, s.end, s.label, s.score) for s in spans] == [(0, 5, "UNIT", None)]
     assert decode_tags(text, words, ["O"] * 7) == [] and decode_tags("", [], []) == []
+
+
+def _probs(rows: list[dict[str, float]]) -> np.ndarray:
+    """Per-word probabilities from {tag: p} dicts; unnamed tags share what is left."""
+    out = np.zeros((len(rows), len(TAGS)), dtype=np.float32)
+    for i, row in enumerate(rows):
+        rest = (1.0 - sum(row.values())) / (len(TAGS) - len(row))
+        out[i] = [row.get(tag, rest) for tag in TAGS]
+    return out
+
+
+def test_best_tag_path_keeps_entities_whole() -> None:
+    # argmax would read B-UNIT, I-LOCATION, I-UNIT: a UNIT, a LOCATION and another UNIT
+    probs = _probs([{"B-UNIT": 0.9}, {"I-LOCATION": 0.45, "I-UNIT": 0.4}, {"I-UNIT": 0.9}])
+    assert [TAGS[int(i)] for i in probs.argmax(axis=1)] == ["B-UNIT", "I-LOCATION", "I-UNIT"]
+    path = [TAGS[i] for i in best_tag_path(probs, TAGS, [False] * 3)]
+    assert path == ["B-UNIT", "I-UNIT", "I-UNIT"]
+    # no entity may begin with I-, at the start or after a line break
+    probs = _probs([{"I-DATE": 0.6, "B-DATE": 0.3}, {"I-DATE": 0.6, "B-DATE": 0.3}])
+    assert [TAGS[i] for i in best_tag_path(probs, TAGS, [False, False])] == ["B-DATE", "I-DATE"]
+    assert [TAGS[i] for i in best_tag_path(probs, TAGS, [False, True])] == ["B-DATE", "B-DATE"]
+    # a confident O stays O
+    probs = _probs([{"O": 0.95}, {"I-UNIT": 0.5, "O": 0.45}])
+    assert [TAGS[i] for i in best_tag_path(probs, TAGS, [False, False])] == ["O", "O"]
+    assert best_tag_path(np.zeros((0, len(TAGS))), TAGS, []) == []
 
 
 def test_merge_takes_each_word_from_its_most_central_window() -> None:

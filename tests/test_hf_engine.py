@@ -50,7 +50,7 @@ def tiny_seed_model(backbone: Path, tmp_path_factory: pytest.TempPathFactory) ->
         write_documents(home / "dev.jsonl", SEEDS[4:])
         threads = torch.get_num_threads()
         train_model("transformers", load_schema(), home / "train.jsonl", home / "dev.jsonl", home / "model",
-                    backbone=backbone, epochs=3, max_steps=12, lr=5e-3, patience=None, **FAST)
+                    backbone=backbone, epochs=3, max_steps=12, lr=5e-3, batch_size=16, patience=None, **FAST)
         assert torch.get_num_threads() == threads  # threads=1 was for training only
         assert latest_pointer().read_text(encoding="utf-8").strip() == str((home / "model").resolve())
     return home / "model"
@@ -93,6 +93,24 @@ def test_model_directory_layout(tiny_seed_model: Path, backbone: Path) -> None:
     assert [row["epoch"] for row in history] == [1, 2] and all(row["train_loss"] > 0 for row in history)
     assert "epoch 2" in (tiny_seed_model / "training.log").read_text(encoding="utf-8")
     assert "Dev scores" in (tiny_seed_model / "README.md").read_text(encoding="utf-8")
+
+
+def test_windows_with_a_rare_label_are_repeated(tiny_seed_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from models.hf_engine import WindowEncoder
+    from training.bio import document_features
+    from training.sampling import DEFAULT_RARE_REPEATS, rare_labels
+
+    assert rare_labels(SEEDS[:4], load_schema().names) == ["TARGET"]  # 8 of 295 spans
+    settings = read_meta(tiny_seed_model)["training"]
+    assert settings["rare_labels"] == ["TARGET"] and settings["rare_repeats"] == DEFAULT_RARE_REPEATS > 1
+    tags = load_schema().bio_tags()
+    encoder = WindowEncoder(AutoTokenizer.from_pretrained(tiny_seed_model / HF_DIR), 64, 16)
+    rows = [row for doc in SEEDS[:4] for row in document_features(doc, encoder, {t: i for i, t in enumerate(tags)})]
+    with_target = sum(tags.index("B-TARGET") in row["labels"] for row in rows)
+    assert with_target > 0
+    assert settings["train_windows"] == len(rows) + (DEFAULT_RARE_REPEATS - 1) * with_target
 
 
 def test_frozen_word_embeddings_stay_as_the_backbone_had_them(tiny_seed_model: Path, backbone: Path) -> None:

@@ -19,6 +19,7 @@ from training import ENGINES
 from training.evaluate import evaluate, scores_table
 from training.hf_train import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_PATIENCE
 from training.report import error_report_html, per_label_f1_png
+from training.sampling import DEFAULT_RARE_REPEATS
 
 
 def _overrides(pairs: list[str]) -> dict[str, object]:
@@ -60,6 +61,10 @@ def train_command(
         True, "--freeze-embeddings/--no-freeze-embeddings", help="transformers: keep the word embeddings fixed",
     ),
     threads: int | None = typer.Option(None, help="transformers: torch CPU threads (default: torch's choice)"),
+    rare_repeats: int = typer.Option(
+        DEFAULT_RARE_REPEATS, help="times an epoch a window (spacy: a line) holding a rare label is seen (rare: under "
+                                   "a quarter of the mean count per label, e.g. TARGET; 1: no oversampling)",
+    ),
     patience: int = typer.Option(DEFAULT_PATIENCE, help="transformers: stop after this many epochs without a better "
                                                        "dev F1 (0: never stop early)"),
 ) -> None:
@@ -71,10 +76,11 @@ def train_command(
         options = {
             "backbone": backbone, "epochs": epochs, "lr": lr, "batch_size": batch_size, "max_length": max_length,
             "stride": stride, "freeze_embeddings": freeze_embeddings, "threads": threads, "seed": seed,
-            "patience": patience or None,
+            "patience": patience or None, "rare_repeats": rare_repeats,
         }
     else:
-        options = {"max_epochs": max_epochs, "seed": seed, "tokens": tokens, "overrides": _overrides(spacy_set)}
+        options = {"max_epochs": max_epochs, "seed": seed, "tokens": tokens, "rare_repeats": rare_repeats,
+                   "overrides": _overrides(spacy_set)}
     from training.run import train_model  # spaCy and torch load only when training
 
     meta = train_model(engine, load_schema(labels), train, dev, out_dir, **options)

@@ -28,10 +28,11 @@ from corpus.scoring import score
 from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, ENGINE, HF_DIR, HFModel, WindowEncoder
 from training.alignment import AlignmentReport
 from training.bio import document_features
+from training.sampling import DEFAULT_RARE_REPEATS, rare_labels
 
-DEFAULT_EPOCHS = 8
+DEFAULT_EPOCHS = 4
 DEFAULT_LR = 2e-4
-DEFAULT_BATCH_SIZE = 16
+DEFAULT_BATCH_SIZE = 8
 DEFAULT_PATIENCE = 3
 WARMUP_RATIO = 0.1
 WEIGHT_DECAY = 0.01
@@ -68,10 +69,15 @@ def _resolve_backbone(backbone: str | Path | None, say: Callable[[str], None]) -
 
 
 def _features(docs: Sequence[Document], encoder: WindowEncoder, label2id: dict[str, int],
-              report: AlignmentReport | None):
+              report: AlignmentReport | None, boost: Sequence[str] = (), repeats: int = 1):
+    """The training windows as a ``Dataset``; a window with an entity of a ``boost`` label appears ``repeats`` times."""
     from datasets import Dataset
 
-    rows = [row for doc in docs for row in document_features(doc, encoder, label2id, report)]
+    boosted = {label2id[f"B-{name}"] for name in boost}
+    rows = []
+    for doc in docs:
+        for row in document_features(doc, encoder, label2id, report):
+            rows.extend([row] * (repeats if boosted.intersection(row["labels"]) else 1))
     return Dataset.from_list(rows) if rows else None
 
 
@@ -159,14 +165,16 @@ def train_hf(
     warmup_ratio: float = WARMUP_RATIO,
     weight_decay: float = WEIGHT_DECAY,
     max_steps: int | None = None,
+    rare_repeats: int = DEFAULT_RARE_REPEATS,
     progress: bool = True,
 ) -> HFTrainResult:
     """Fine-tune ``backbone`` (a local directory or hub id; default: the converted multilingual-e5-small).
 
     Every epoch is scored on ``dev_docs``; the best one (ties go to the later epoch) is saved to
     ``out_dir/hf``. Training stops after ``patience`` epochs without a better dev F1 (None: never)
-    or after ``max_steps`` optimizer steps. Gold spans that fit no word boundary are counted in
-    the returned report.
+    or after ``max_steps`` optimizer steps. Windows holding an entity of a rare label
+    (:func:`rare_labels`) are seen ``rare_repeats`` times an epoch. Gold spans that fit no word
+    boundary are counted in the returned report.
     """
     import torch
     from torch.utils.data import DataLoader
@@ -179,8 +187,8 @@ def train_hf(
     )
     from transformers.utils import logging as hf_logging
 
-    if epochs < 1 or batch_size < 1 or lr <= 0:
-        raise ValueError("epochs and batch_size must be at least 1 and lr above 0")
+    if epochs < 1 or batch_size < 1 or rare_repeats < 1 or lr <= 0:
+        raise ValueError("epochs, batch_size and rare_repeats must be at least 1 and lr above 0")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log_lines: list[str] = []
@@ -213,11 +221,13 @@ def train_hf(
 
     encoder = WindowEncoder(tokenizer, max_length, stride)
     report = AlignmentReport()
-    train_set = _features(train_docs, encoder, label2id, report)
+    boost = rare_labels(train_docs, schema.names) if rare_repeats > 1 else []
+    train_set = _features(train_docs, encoder, label2id, report, boost, rare_repeats)
     if train_set is None:
         raise ValueError("no training text: the training documents are empty")
+    boosted = f", windows with {'/'.join(boost)} x{rare_repeats}" if boost else ""
     say(f"{len(train_docs)} train documents -> {len(train_set)} windows of <= {max_length} tokens "
-        f"(stride {stride}); {report.summary()}")
+        f"(stride {stride}{boosted}); {report.summary()}")
 
     generator = torch.Generator().manual_seed(seed)
     collator = DataCollatorForTokenClassification(tokenizer, return_tensors="pt")
@@ -291,6 +301,8 @@ def train_hf(
         "warmup_ratio": warmup_ratio,
         "weight_decay": weight_decay,
         "max_steps": max_steps,
+        "rare_labels": boost,
+        "rare_repeats": rare_repeats,
         "train_windows": len(train_set),
         "steps": step,
         "epochs_run": len(history),

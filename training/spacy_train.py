@@ -17,6 +17,7 @@ from corpus.schema import LabelSchema
 from corpus.text import paragraph_bounds
 from models.spacy_engine import PIPELINE_DIR, TOKENIZER_NAME
 from training.alignment import AlignmentReport
+from training.sampling import DEFAULT_RARE_REPEATS, rare_labels
 
 TOKENIZERS = {
     "syllable": {"@tokenizers": TOKENIZER_NAME},
@@ -29,11 +30,17 @@ def blank_pipeline(tokens: str = "syllable") -> spacy.Language:
 
 
 def to_docbin(
-    docs: Sequence[Document], nlp: spacy.Language, report: AlignmentReport, alignment: str = "strict"
+    docs: Sequence[Document],
+    nlp: spacy.Language,
+    report: AlignmentReport,
+    alignment: str = "strict",
+    boost: Sequence[str] = (),
+    repeats: int = 1,
 ) -> DocBin:
     """One spaCy doc a line, with gold entities; spans that fit no line or token boundary go to ``report``.
 
-    With ``alignment="expand"`` a span inside tokens is widened to them (and still reported).
+    With ``alignment="expand"`` a span inside tokens is widened to them (and still reported). A
+    line holding an entity of a ``boost`` label is added ``repeats`` times.
     """
     out = DocBin()
     for doc in docs:
@@ -51,7 +58,8 @@ def to_docbin(
                         if (ent.start_char, ent.end_char) == (span.start - start, span.end - start):
                             placed.add(span)
             sdoc.ents = ents
-            out.add(sdoc)
+            for _ in range(repeats if any(ent.label_ in boost for ent in ents) else 1):
+                out.add(sdoc)
         for span in doc.spans:
             context = f"{doc.id} [{span.start}:{span.end}] {doc.text[span.start:span.end]!r}"
             report.add(span.label, span in placed, context)
@@ -78,11 +86,14 @@ def train_spacy(
     max_epochs: int = 30,
     seed: int = 0,
     eval_frequency: int = 50,
+    rare_repeats: int = DEFAULT_RARE_REPEATS,
     overrides: dict[str, object] | None = None,
 ) -> AlignmentReport:
     """Train and write the best pipeline to ``out_dir/pipeline``; returns the alignment report.
 
-    ``overrides`` are spaCy config overrides (``{"components.ner.model.hidden_width": 128}``).
+    Lines holding an entity of a rare label (:func:`training.sampling.rare_labels`) are seen
+    ``rare_repeats`` times an epoch. ``overrides`` are spaCy config overrides
+    (``{"components.ner.model.hidden_width": 128}``).
     """
     if tokens not in TOKENIZERS:
         raise ValueError(f"unknown tokens {tokens!r}; choose one of {', '.join(TOKENIZERS)}")
@@ -91,7 +102,8 @@ def train_spacy(
     alignment = "strict" if tokens == "syllable" else "expand"
     with tempfile.TemporaryDirectory(prefix="vner-spacy-") as tmp:
         work = Path(tmp)
-        to_docbin(train_docs, nlp, report, alignment).to_disk(work / "train.spacy")
+        boost = rare_labels(train_docs, schema.names) if rare_repeats > 1 else []
+        to_docbin(train_docs, nlp, report, alignment, boost, rare_repeats).to_disk(work / "train.spacy")
         to_docbin(dev_docs, nlp, AlignmentReport(), alignment).to_disk(work / "dev.spacy")
         config = spacy_config(tokens=tokens, max_epochs=max_epochs, seed=seed, eval_frequency=eval_frequency)
         config.to_disk(work / "config.cfg")
