@@ -23,6 +23,11 @@ from models.predict import predict
 ARTICLE_WORDS = 800
 
 
+def peak_rss_mb() -> int:
+    """The peak resident memory of this process so far, in MB (Linux reports ru_maxrss in kB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def article_of(texts: list[str], words: int = ARTICLE_WORDS) -> str:
     """The first ``words`` words of the texts joined as paragraphs (line breaks kept)."""
     joined = "\n\n".join(texts)
@@ -59,7 +64,7 @@ def bench(model_dir: Path, corpus: Path, repeats: int = 3, latency_runs: int = 2
         "article_words": len(article.split()),
         "latency_p50_s": round(latencies[len(latencies) // 2], 4),
         "latency_p95_s": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 4),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

@@ -14,6 +14,7 @@ Training lives in ``training/hf_train.py``; this module only needs ``corpus``.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -227,6 +228,18 @@ def decode_tags(
     return spans
 
 
+@functools.lru_cache(maxsize=8)
+def _bio_constraints(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Log-scores (0 or -inf) of each tag at an entity-free start, and of each (previous, current) pair."""
+    inside = np.array([t.startswith("I-") for t in tags])
+    allowed = np.ones((len(tags), len(tags)), dtype=bool)  # allowed[previous, current]
+    for j, tag in enumerate(tags):
+        if inside[j]:
+            name = tag[2:]
+            allowed[:, j] = [t in (f"B-{name}", f"I-{name}") for t in tags]
+    return np.where(inside, -np.inf, 0.0), np.where(allowed, 0.0, -np.inf)
+
+
 def best_tag_path(probs: np.ndarray, tags: Sequence[str], breaks: Sequence[bool]) -> list[int]:
     """The most probable valid BIO tag sequence (Viterbi over per-word log-probabilities).
 
@@ -238,14 +251,7 @@ def best_tag_path(probs: np.ndarray, tags: Sequence[str], breaks: Sequence[bool]
     n, n_tags = probs.shape
     if n == 0:
         return []
-    inside = np.array([t.startswith("I-") for t in tags])
-    allowed = np.ones((n_tags, n_tags), dtype=bool)  # allowed[previous, current]
-    for j, tag in enumerate(tags):
-        if inside[j]:
-            name = tag[2:]
-            allowed[:, j] = [t in (f"B-{name}", f"I-{name}") for t in tags]
-    transition = np.where(allowed, 0.0, -np.inf)
-    start = np.where(inside, -np.inf, 0.0)
+    start, transition = _bio_constraints(tuple(tags))
     log_probs = np.log(np.clip(probs, 1e-12, None))
     scores = start + log_probs[0]
     back = np.zeros((n, n_tags), dtype=np.int64)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -20,23 +19,18 @@ from typing import Any
 
 from corpus.jsonl import read_documents
 from corpus.schema import load_schema
+from models.bench import peak_rss_mb
 from training import ENGINES
 from training.evaluate import evaluate
+from training.options import key_value
 from training.run import train_model
 
 
-def _peak_rss_mb() -> int:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
 def _option(pair: str) -> tuple[str, Any]:
-    key, sep, value = pair.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {pair!r}")
     try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
+        return key_value(pair)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def bench_training(engine: str, train: Path, dev: Path, out: Path, options: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +39,7 @@ def bench_training(engine: str, train: Path, dev: Path, out: Path, options: dict
     started = time.perf_counter()
     meta = train_model(engine, load_schema(), train, dev, out, **options)
     train_seconds = time.perf_counter() - started  # includes writing the model dir and its dev scores
-    train_rss = _peak_rss_mb()
+    train_rss = peak_rss_mb()
     dev_docs = read_documents(dev)
     dev_words = sum(len(d.text.split()) for d in dev_docs)
     started = time.perf_counter()

@@ -18,22 +18,17 @@ from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE
 from training import ENGINES
 from training.evaluate import evaluate, scores_table
 from training.hf_train import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_PATIENCE
+from training.options import key_value
 from training.report import error_report_html, per_label_f1_png
 from training.sampling import DEFAULT_RARE_REPEATS
 
 
 def _overrides(pairs: list[str]) -> dict[str, object]:
-    """``KEY=VALUE`` pairs; values are read as JSON when they parse (numbers, true, lists), else as text."""
-    out: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--spacy-set")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    """``--spacy-set`` pairs as a dict (:func:`training.options.key_value`)."""
+    try:
+        return dict(key_value(pair) for pair in pairs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--spacy-set") from exc
 
 
 def train_command(
