@@ -257,9 +257,9 @@ def bench_command(
 ) -> None:
     """Words/s, p50/p95 latency for an 800-word article, and peak RSS, each model in a fresh process."""
     table = Table(title=f"inference on {corpus.name}")
-    columns = ("model", "engine", "words/s", "p50 s", "p95 s", "load s", "peak RSS MB")
+    columns = ("model", "runtime", "words/s", "p50 s", "p95 s", "load s", "peak RSS MB")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("model", "engine") else "right")
+        table.add_column(column, justify="left" if column in ("model", "runtime") else "right", overflow="fold")
     for model in models:
         run = subprocess.run(
             [sys.executable, "-m", "models.bench", str(model), "--corpus", str(corpus), "--repeats", str(repeats)],
@@ -270,7 +270,8 @@ def bench_command(
             raise typer.Exit(1)
         row = json.loads(run.stdout.strip().splitlines()[-1])
         print(json.dumps(row), file=sys.stderr)
-        table.add_row(model.name, row["runtime"], f"{row['words_per_second']:,}", str(row["latency_p50_s"]),
+        runtime = row["runtime"] + (" int8" if row["quantized"] else "")
+        table.add_row(model.name, runtime, f"{row['words_per_second']:,}", str(row["latency_p50_s"]),
                       str(row["latency_p95_s"]), str(row["load_seconds"]), str(row["peak_rss_mb"]))
     console.print(table)
 
@@ -281,21 +282,28 @@ def export_onnx_command(
     out: Path | None = typer.Option(None, "--out", help="New model directory (default: MODEL_DIR-onnx or -onnx-int8)"),
     opset: int = typer.Option(DEFAULT_OPSET, min=14, help="ONNX opset version"),
     force: bool = typer.Option(False, "--force", help="Replace --out if it exists"),
+    calibration: Path = typer.Option(
+        BUNDLED_GOLD_FILE, "--calibration",
+        help="JSON Lines articles that set the int8 smoothing scales (unannotated text of the genre is best; "
+             "never the evaluation set)",
+    ),
 ) -> None:
     """Export a transformers model to ONNX (optionally int8) as a new model directory run with onnxruntime."""
     from models.onnx_export import default_out_dir, export_onnx
 
     try:
         with err_console.status(f"exporting {model_dir} to ONNX" + (" (int8)" if quantize else "")):
-            meta = export_onnx(model_dir, out, quantize=quantize, opset=opset, force=force)
-    except (OSError, ModelDirError) as exc:
+            meta = export_onnx(model_dir, out, quantize=quantize, opset=opset, force=force,
+                               calibration=calibration)
+    except (OSError, ModelDirError, FormatError) as exc:
         err_console.print(f"[red]{exc}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     onnx = meta["onnx"]
     target = out if out is not None else default_out_dir(model_dir, quantize)
     console.print(
         f"model -> {target}  ({onnx['size_mb']} MB, {'int8' if quantize else 'fp32'}, opset {onnx['opset']}, "
-        f"largest logit difference to PyTorch {onnx['check_max_abs_logit_diff']:.3g})",
+        f"largest logit difference to PyTorch {onnx['check_max_abs_logit_diff']:.3g}"
+        + (f", word tags as fp32: {onnx['calibration']['word_tag_agreement']:.2%}" if quantize else "") + ")",
         highlight=False, soft_wrap=True,
     )
 

@@ -86,6 +86,8 @@ def test_export_writes_a_model_directory_for_onnxruntime(trained: Path, fp32: Pa
     assert meta["source_model"] == str(trained.resolve())
     assert meta["schema"] == source["schema"] and meta["training"] == source["training"]
     assert meta["metrics"] == source["metrics"] and meta["onnx"]["check_max_abs_logit_diff"] < 1e-4
+    assert meta["onnx"]["fused_operators"]["Attention"] == 2  # one per layer of the tiny BERT
+    assert meta["onnx"]["calibration"] is None
     files = {p.name for p in (fp32 / ONNX_DIR).iterdir()}
     assert {ONNX_FILE, "config.json", "tokenizer.json", "tokenizer_config.json"} <= files
     assert not any(name.endswith(".safetensors") for name in files)
@@ -117,11 +119,35 @@ def test_int8_export_is_valid_and_mostly_agrees(int8: Path, fp32: Path, pytorch_
     assert meta["quantized"] is True and meta["runtime"] == "onnxruntime"
     assert (int8 / ONNX_DIR / ONNX_FILE).stat().st_size < (fp32 / ONNX_DIR / ONNX_FILE).stat().st_size
     assert "int8" in (int8 / "README.md").read_text(encoding="utf-8")
+    calibration = meta["onnx"]["calibration"]
+    assert calibration["file"] == str(BUNDLED_GOLD_FILE) and calibration["windows"] > len(SEEDS)
+    # 2 layers x (attention input, attention output, FFN in, FFN out) + the classifier
+    assert calibration["smoothed_nodes"] == 9 and calibration["word_tag_agreement"] >= INT8_AGREEMENT_FLOOR
     got = predict(TEXTS, int8)
     for text, found in zip(TEXTS, got):
         check_entities(text, found)
     pairs = [(_spans(expected), _spans(found)) for expected, found in zip(pytorch_results, got)]
     assert score(load_schema().names, pairs).micro()["f1"] >= INT8_AGREEMENT_FLOOR
+
+
+def test_int8_export_needs_calibration_text(trained: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    write_documents(empty, [])
+    with pytest.raises(ExportError, match="calibration texts hold no words"):
+        export_onnx(trained, tmp_path / "int8", quantize=True, calibration=empty)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n", encoding="utf-8")
+    result = vner("export-onnx", trained, "--quantize", "--out", tmp_path / "int8", "--calibration", broken)
+    assert result.exit_code == 1 and "broken.jsonl" in result.output
+    assert not (tmp_path / "int8").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_exported_model_runs_without_torch(fp32: Path) -> None:
+    code = ("import sys; from models import predict; "
+            f"found = predict({TEXTS[0][:400]!r}, {str(fp32)!r}); "
+            "print(len(found), 'torch' in sys.modules, 'transformers' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert run.stdout.split()[1:] == ["False", "False"]
 
 
 def test_threads_and_batch_size_are_honoured(fp32: Path, pytorch_results: list[list[dict]]) -> None:

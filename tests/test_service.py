@@ -117,7 +117,8 @@ def test_batch_gives_the_same_entities_as_single_texts(server: str) -> None:
 
 def test_offsets_index_the_text_as_sent(server: str) -> None:
     clean = SEEDS[1].text
-    mangled = "😀 🇻🇳\r\n" + unicodedata.normalize("NFD", clean).replace("\n", "\r\n").replace(" ", "\t", 3)
+    prefix = "😀 🇻🇳\r\n"  # a line of its own: what the model makes of it is not compared below
+    mangled = prefix + unicodedata.normalize("NFD", clean).replace("\n", "\r\n").replace(" ", "\t", 3)
     assert mangled != clean and len(mangled) > len(clean)
     single = post(server, {"text": mangled}).json()["entities"]
     batch = post(server, {"texts": [clean, mangled]}).json()["results"]
@@ -125,7 +126,8 @@ def test_offsets_index_the_text_as_sent(server: str) -> None:
     for original, entities in ((mangled, single), (clean, batch[0])):
         for ent in entities:
             assert original[ent["start"]:ent["end"]] == ent["text"]
-    nfc = [unicodedata.normalize("NFC", e["text"]).replace("\t", " ").replace("\r\n", "\n") for e in single]
+    nfc = [unicodedata.normalize("NFC", e["text"]).replace("\t", " ").replace("\r\n", "\n")
+           for e in single if e["start"] >= len(prefix)]
     assert nfc == [e["text"] for e in batch[0]]
 
 
