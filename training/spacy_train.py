@@ -15,7 +15,7 @@ from spacy.tokens import DocBin
 from corpus.document import Document, Span
 from corpus.schema import LabelSchema
 from corpus.text import paragraph_bounds
-from models.spacy_engine import PIPELINE_DIR, TOKENIZER_NAME, numpy_matmul_ops
+from models.spacy_engine import PIPELINE_DIR, TOKENIZER_NAME
 from training.alignment import AlignmentReport
 from training.sampling import DEFAULT_RARE_REPEATS, rare_labels
 
@@ -107,16 +107,15 @@ def train_spacy(
         to_docbin(dev_docs, nlp, AlignmentReport(), alignment).to_disk(work / "dev.spacy")
         config = spacy_config(tokens=tokens, max_epochs=max_epochs, seed=seed, eval_frequency=eval_frequency)
         config.to_disk(work / "config.cfg")
-        with numpy_matmul_ops():
-            spacy_train(
-                work / "config.cfg",
-                output_path=work / "out",
-                overrides={
-                    "paths.train": str(work / "train.spacy"),
-                    "paths.dev": str(work / "dev.spacy"),
-                    **(overrides or {}),
-                },
-            )
+        spacy_train(
+            work / "config.cfg",
+            output_path=work / "out",
+            overrides={
+                "paths.train": str(work / "train.spacy"),
+                "paths.dev": str(work / "dev.spacy"),
+                **(overrides or {}),
+            },
+        )
         target = out_dir / PIPELINE_DIR
         if target.exists():
             shutil.rmtree(target)
