@@ -19,9 +19,11 @@ and swapped into place only when complete; ``load_model`` runs it with :class:`O
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,15 @@ from corpus.jsonl import read_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.text import normalize, split_words
 from models.card import META_FILE, ModelDirError, read_meta, write_meta
-from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, ENGINE, HF_DIR, Window, WindowEncoder
+from models.hf_engine import (
+    DEFAULT_MAX_LENGTH,
+    DEFAULT_STRIDE,
+    ENGINE,
+    HF_DIR,
+    Window,
+    WindowEncoder,
+    padded_batches,
+)
 from models.onnx_engine import INPUT_NAMES, ONNX_DIR, ONNX_FILE, OUTPUT_NAME, RUNTIME, session_options
 from models.onnx_smoothing import DEFAULT_ALPHA, input_maxima, smooth, smoothable_nodes
 
@@ -136,21 +146,22 @@ def calibration_windows(tokenizer: Any, texts: list[str], max_length: int, strid
     return windows
 
 
-def _feed(window: Window) -> dict[str, np.ndarray]:
-    return {"input_ids": np.array([window.input_ids], dtype=np.int64),
-            "attention_mask": np.ones((1, len(window.input_ids)), dtype=np.int64)}
+def _feeds(windows: list[Window], pad_id: int) -> Iterator[tuple[Window, dict[str, np.ndarray]]]:
+    """Each window with its model inputs, one window a run (so no padding)."""
+    for (i,), ids, mask in padded_batches(windows, 1, pad_id):
+        yield windows[i], {"input_ids": ids, "attention_mask": mask}
 
 
-def word_tag_agreement(fp32: Path, int8: Path, windows: list[Window]) -> float:
+def word_tag_agreement(fp32: Path, int8: Path, windows: list[Window], pad_id: int) -> float:
     """Share of the words in ``windows`` whose most probable tag is the same in both ONNX models."""
     import onnxruntime as ort
 
     sessions = [ort.InferenceSession(str(p), sess_options=session_options(None), providers=["CPUExecutionProvider"])
                 for p in (fp32, int8)]
     same = total = 0
-    for window in windows:
+    for window, feed in _feeds(windows, pad_id):
         positions = [position for position, _ in window.first]
-        a, b = (s.run([OUTPUT_NAME], _feed(window))[0][0, positions].argmax(-1) for s in sessions)
+        a, b = (s.run([OUTPUT_NAME], feed)[0][0, positions].argmax(-1) for s in sessions)
         same += int((a == b).sum())
         total += len(positions)
     return same / total
@@ -160,13 +171,14 @@ def _quiet_preprocessing_hint(record: logging.LogRecord) -> bool:
     return "pre-processing before quantization" not in record.getMessage()
 
 
-def _quantize(fp32: Path, int8: Path, windows: list[Window]) -> int:
+def _quantize(fp32: Path, int8: Path, windows: list[Window], pad_id: int) -> int:
     """Smooth ``fp32`` on ``windows`` and quantize it into ``int8``; returns the number of smoothed nodes."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(fp32))
-    maxima = input_maxima(fp32, sorted({n.input[0] for n in smoothable_nodes(model)}), map(_feed, windows))
+    names = sorted({n.input[0] for n in smoothable_nodes(model)})
+    maxima = input_maxima(model, names, (feed for _, feed in _feeds(windows, pad_id)))
     smoothed = smooth(model, maxima, DEFAULT_ALPHA)
     smoothed_path = int8.with_name("smoothed.onnx")
     onnx.save(model, str(smoothed_path))
@@ -262,14 +274,15 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
         _export(model, plain, opset, config.vocab_size, pad_id)
         onnx.checker.check_model(str(plain))
         fused = _fuse(plain, fp32, config)
-        if fused and _check(model, fp32, config.vocab_size, pad_id) > FP32_TOLERANCE:
-            logging.getLogger(__name__).warning("onnxruntime's fusions changed the logits; exporting unfused")
-            fused = {}
-        if fused:
-            plain.unlink()
-        else:
+        fp32_diff = _check(model, fp32, config.vocab_size, pad_id) if fused else math.inf
+        if fp32_diff > FP32_TOLERANCE:  # not fused, or the fusions changed the logits: the plain graph
+            if fused:
+                logging.getLogger(__name__).warning("onnxruntime's fusions changed the logits; exporting unfused")
+                fused = {}
             plain.replace(fp32)
-        fp32_diff = _check(model, fp32, config.vocab_size, pad_id)
+            fp32_diff = _check(model, fp32, config.vocab_size, pad_id)
+        else:
+            plain.unlink()
         if fp32_diff > FP32_TOLERANCE:
             raise ExportError(f"the ONNX export differs from the PyTorch model by {fp32_diff:.3g} in the logits")
         calibrated = None
@@ -278,10 +291,10 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
             windows = calibration_windows(AutoTokenizer.from_pretrained(hf_dir), texts,
                                           int(settings.get("max_length", DEFAULT_MAX_LENGTH)),
                                           int(settings.get("stride", DEFAULT_STRIDE)))
-            smoothed = _quantize(fp32, target, windows)
+            smoothed = _quantize(fp32, target, windows, pad_id)
             calibrated = {"file": str(calibration), "windows": len(windows), "alpha": DEFAULT_ALPHA,
                           "smoothed_nodes": smoothed,
-                          "word_tag_agreement": round(word_tag_agreement(fp32, target, windows), 4)}
+                          "word_tag_agreement": round(word_tag_agreement(fp32, target, windows, pad_id), 4)}
             fp32.unlink()
         else:
             fp32.replace(target)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 
@@ -34,12 +33,14 @@ def smoothable_nodes(model) -> list:
             if n.op_type in SMOOTHED_OPS and len(n.input) > 1 and n.input[1] in weights and uses[n.input[1]] == 1]
 
 
-def input_maxima(path: Path, names: list[str], feeds: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Per-channel ``max |x|`` of the named tensors of the ONNX model at ``path`` over ``feeds`` (unpadded)."""
+def input_maxima(model, names: list[str], feeds: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-channel ``max |x|`` of the named tensors of ``model`` (an ``onnx.ModelProto``, left as is) over
+    ``feeds`` (unpadded)."""
     import onnx
     import onnxruntime as ort
 
-    probe = onnx.load(str(path))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
     known = {o.name for o in probe.graph.output}
     for name in names:
         if name not in known:

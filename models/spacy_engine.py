@@ -32,6 +32,7 @@ def numpy_matmul_ops() -> Any:
     """
     return use_ops("numpy", use_blis=False)
 
+
 class SyllableTokenizer:
     """Splits Vietnamese text into syllables, numbers and single symbols; keeps exact offsets."""
 
