@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -290,6 +291,19 @@ def test_predict_offsets_index_the_original_string():
     for e in found:
         assert original[e["start"]:e["end"]] == e["text"]
         assert isinstance(e["score"], float)
+
+
+def test_zero_width_characters_and_a_bom_do_not_change_the_entities():
+    clean = "Ngày 3-4, Huyện ủy Hậu Lộc tổ chức hội nghị; ông Nguyễn Văn Hải phát biểu, đạt 102% KH."
+    hidden = (clean.replace("Huyện", "\ufeffHuyện").replace("Hậu Lộc", "Hậu\u200d Lộc")
+              .replace("Nguyễn", "Nguy\u200bễn").replace("102%", "1\u00ad02%").replace("Hải", "H\u2060ải"))
+    expected = [(e["label"], e["text"]) for e in predict(clean, "rules")]
+    assert [label for label, _ in expected] == ["DATE", "UNIT", "OFFICIAL", "FIGURE"]
+    found = predict(hidden, "rules")
+    for e in found:
+        assert hidden[e["start"]:e["end"]] == e["text"]
+    assert [(e["label"], re.sub("[\u00ad\u200b-\u200d\u2060\ufeff]", "", e["text"])) for e in found] == expected
+    assert found[1]["text"] == "Huyện ủy Hậu\u200d Lộc"  # the BOM before it stays outside
 
 
 def test_predict_a_batch_and_empty_text():
