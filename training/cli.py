@@ -125,8 +125,36 @@ def backbone_command(
     console.print(f"backbone -> {path}")
 
 
+def export_command(
+    gold: Path = typer.Argument(..., help="Gold file (JSON Lines) to export as the train split"),
+    dev: Path | None = typer.Argument(None, help="Optional second gold file: the dev (validation) split"),
+    fmt: str = typer.Option(..., "--format", help="conll (CoNLL-2003 BIO), hf (a DatasetDict) or spacy (DocBin)"),
+    out: Path = typer.Option(..., "--out", help="Directory to write"),
+    labels: Path | None = typer.Option(None, help="Label schema JSON (default: $VNER_LABELS or the bundled set)"),
+) -> None:
+    """Export gold files for other toolkits, on the engines' syllable tokens, one sentence per line."""
+    from training.formats import FORMATS, export
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    try:
+        splits = {"train": read_documents(gold)}
+        if dev is not None:
+            splits["validation"] = read_documents(dev)
+    except (OSError, FormatError) as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    written, report = export(splits, fmt, out, load_schema(labels))
+    err_console.print(report.summary())
+    sizes = ", ".join(f"{name} {len(docs)} documents" for name, docs in splits.items())
+    console.print(f"{fmt}: {sizes} -> {', '.join(str(path) for path in written)}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the root ``vner`` app."""
+    """Add this package's commands to the root ``vner`` app (and ``export`` to its ``corpus`` group)."""
+    from corpus.commands import corpus_app
+
+    corpus_app.command("export")(export_command)
     app.command("train")(train_command)
     app.command("evaluate")(evaluate_command)
     backbone_app = typer.Typer(help="Pretrained encoders available offline.", no_args_is_help=True)

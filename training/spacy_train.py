@@ -40,9 +40,10 @@ def to_docbin(
     """One spaCy doc a line, with gold entities; spans that fit no line or token boundary go to ``report``.
 
     With ``alignment="expand"`` a span inside tokens is widened to them (and still reported). A
-    line holding an entity of a ``boost`` label is added ``repeats`` times.
+    line holding an entity of a ``boost`` label is added ``repeats`` times. Each doc's ``user_data``
+    holds its document id and the line's offset in the document text.
     """
-    out = DocBin()
+    out = DocBin(store_user_data=True)
     for doc in docs:
         placed: set[Span] = set()
         for start, end in paragraph_bounds(doc.text):
@@ -58,6 +59,7 @@ def to_docbin(
                         if (ent.start_char, ent.end_char) == (span.start - start, span.end - start):
                             placed.add(span)
             sdoc.ents = ents
+            sdoc.user_data.update({"doc_id": doc.id, "offset": start})
             for _ in range(repeats if any(ent.label_ in boost for ent in ents) else 1):
                 out.add(sdoc)
         for span in doc.spans:
