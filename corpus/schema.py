@@ -1,9 +1,10 @@
-"""The label schema: the one place that says which entity labels exist.
+"""The label schema: the one place that says which entity labels and relation types exist.
 
-The default set (``data/labels.json``) follows ``annotation-spec.md`` v1.1. A project can use a
+The default set (``data/labels.json``) follows ``annotation-spec.md`` v1.3. A project can use a
 different set by pointing ``VNER_LABELS`` (or ``--labels``) at a JSON file of the same shape.
 Everything else (Label Studio config, BIO tags, converters, predict output) derives from a
-:class:`LabelSchema`.
+:class:`LabelSchema`. Relation types (``"relations"``, optional) name the labels allowed at
+their head and at their tail.
 """
 
 from __future__ import annotations
@@ -32,13 +33,35 @@ class Label:
 
 
 @dataclass(frozen=True)
+class RelationType:
+    """A relation type: a link from a span labeled one of ``heads`` to one labeled one of ``tails``."""
+
+    name: str
+    description: str
+    heads: tuple[str, ...]
+    tails: tuple[str, ...]
+
+    def allows(self, head_label: str, tail_label: str) -> bool:
+        return head_label in self.heads and tail_label in self.tails
+
+
+@dataclass(frozen=True)
 class LabelSchema:
     name: str
     labels: tuple[Label, ...]
+    relations: tuple[RelationType, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(label.name for label in self.labels)
+
+    @property
+    def relation_names(self) -> tuple[str, ...]:
+        return tuple(relation.name for relation in self.relations)
+
+    def relation(self, name: str) -> RelationType | None:
+        """The relation type called ``name``, or None."""
+        return next((r for r in self.relations if r.name == name), None)
 
     def __contains__(self, name: object) -> bool:
         return name in self.names
@@ -51,7 +74,13 @@ class LabelSchema:
         return tags
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "labels": [label.__dict__ for label in self.labels]}
+        out: dict = {"name": self.name, "labels": [label.__dict__ for label in self.labels]}
+        if self.relations:
+            out["relations"] = [
+                {"name": r.name, "description": r.description, "head": list(r.heads), "tail": list(r.tails)}
+                for r in self.relations
+            ]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict, origin: str = "<dict>") -> LabelSchema:
@@ -69,7 +98,22 @@ class LabelSchema:
         except (KeyError, TypeError) as exc:
             raise SchemaError(f"{origin}: expected {{'labels': [{{'name': ...}}, ...]}} ({exc!r})") from exc
         _check(labels, origin)
-        return cls(name=name, labels=labels)
+        try:
+            relations = tuple(
+                RelationType(
+                    name=str(item["name"]),
+                    description=str(item.get("description", "")),
+                    heads=tuple(str(x) for x in item["head"]),
+                    tails=tuple(str(x) for x in item["tail"]),
+                )
+                for item in data.get("relations") or []
+            )
+        except (KeyError, TypeError) as exc:
+            raise SchemaError(
+                f"{origin}: expected 'relations': [{{'name': ..., 'head': [labels], 'tail': [labels]}}, ...] ({exc!r})"
+            ) from exc
+        _check_relations(relations, {label.name for label in labels}, origin)
+        return cls(name=name, labels=labels, relations=relations)
 
 
 def _check(labels: tuple[Label, ...], origin: str) -> None:
@@ -83,6 +127,21 @@ def _check(labels: tuple[Label, ...], origin: str) -> None:
     for label in labels:
         if not label.name.isupper() or not label.name.replace("_", "").isalnum():
             raise SchemaError(f"{origin}: label name {label.name!r} must be upper-case letters, digits or _")
+
+
+def _check_relations(relations: tuple[RelationType, ...], labels: set[str], origin: str) -> None:
+    names = [r.name for r in relations]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SchemaError(f"{origin}: duplicate relation names: {', '.join(dupes)}")
+    for relation in relations:
+        if not relation.name.isupper() or not relation.name.replace("_", "").isalnum():
+            raise SchemaError(f"{origin}: relation name {relation.name!r} must be upper-case letters, digits or _")
+        if not relation.heads or not relation.tails:
+            raise SchemaError(f"{origin}: relation {relation.name} needs at least one head and one tail label")
+        unknown = sorted(set(relation.heads + relation.tails) - labels)
+        if unknown:
+            raise SchemaError(f"{origin}: relation {relation.name} names unknown labels: {', '.join(unknown)}")
 
 
 @cache
