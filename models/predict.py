@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 from corpus.document import Span
 from corpus.text import normalize
@@ -78,24 +78,43 @@ def _predict_batch(originals: list[str], model: NerModel, max_chars: int) -> lis
 
 
 @overload
-def predict(text: str, model: str | Path | NerModel | None = ..., max_chars: int = ...) -> list[dict[str, Any]]: ...
+def predict(
+    text: str, model: str | Path | NerModel | None = ..., max_chars: int = ..., records: Literal[False] = ...
+) -> list[dict[str, Any]]: ...
 @overload
 def predict(
-    text: list[str], model: str | Path | NerModel | None = ..., max_chars: int = ...
+    text: list[str], model: str | Path | NerModel | None = ..., max_chars: int = ..., records: Literal[False] = ...
 ) -> list[list[dict[str, Any]]]: ...
+@overload
+def predict(
+    text: str, model: str | Path | NerModel | None = ..., max_chars: int = ..., *, records: Literal[True]
+) -> dict[str, Any]: ...
+@overload
+def predict(
+    text: list[str], model: str | Path | NerModel | None = ..., max_chars: int = ..., *, records: Literal[True]
+) -> list[dict[str, Any]]: ...
 
 
-def predict(text, model=None, max_chars=DEFAULT_MAX_CHARS):
+def predict(text, model=None, max_chars=DEFAULT_MAX_CHARS, records=False):
     """Entities of ``text`` (or of each text in a list): ``start``, ``end``, ``label``, ``text``, ``score``.
 
     Offsets index the string as given (NFD, CRLF, tabs and no-break spaces are handled
     internally). ``model`` is a model directory, a loaded model, or None for the default model.
+
+    With ``records=True`` each text gets ``{"entities", "relations", "records"}`` instead of its
+    entity list: HOLDS/PERIOD relations and the people and values tables (``models.records``).
     """
-    if isinstance(text, str):
-        return _predict_batch([text], load_model(model), max_chars)[0]
     if isinstance(text, (list, tuple)):
         bad = [type(t).__name__ for t in text if not isinstance(t, str)]
         if bad:
             raise TypeError(f"predict() takes str or a list of str; the list holds {bad[0]}")
-        return _predict_batch(list(text), load_model(model), max_chars)
-    raise TypeError(f"predict() takes str or a list of str, not {type(text).__name__}")
+    elif not isinstance(text, str):
+        raise TypeError(f"predict() takes str or a list of str, not {type(text).__name__}")
+    texts = [text] if isinstance(text, str) else list(text)
+    loaded = load_model(model)
+    results = _predict_batch(texts, loaded, max_chars)
+    if records:
+        from models.records import with_records
+
+        results = [with_records(t, entities, loaded.schema) for t, entities in zip(texts, results)]
+    return results[0] if isinstance(text, str) else results

@@ -66,6 +66,10 @@ class PredictRequest(BaseModel):
     texts: list[StrictStr] | None = Field(
         None, description="Several articles; the answer is {\"results\": [[...], ...]}, in the same order"
     )
+    records: bool = Field(
+        False, description='Also relations and records: {"entities", "relations", "records"} for each text '
+        '(with "texts": {"results": [{...}, ...]})',
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PredictRequest:
@@ -92,6 +96,58 @@ class EntitiesResponse(BaseModel):
 
 class ResultsResponse(BaseModel):
     results: list[list[Entity]]
+
+
+class RelationOut(BaseModel):
+    head: list[int] = Field(description="[start, end] of the head: OFFICIAL for HOLDS, FIGURE or TARGET for PERIOD")
+    tail: list[int] = Field(description="[start, end] of the tail entity (POSITION for HOLDS; DATE for PERIOD)")
+    type: str = Field(description="HOLDS or PERIOD")
+    score: float | None = Field(None, description="Confidence, when the relation step gives one")
+
+
+class Offsets(BaseModel):
+    start: int
+    end: int
+
+
+class Period(Offsets):
+    text: str
+
+
+class PersonRecord(BaseModel):
+    name: str = Field(description="The name, NFC and single-spaced; mentions of one name are one person")
+    posts: list[str] = Field(description="Posts the article gives the person (HOLDS), in order of appearance")
+    mentions: list[Offsets] = Field(description="Every mention of the name")
+
+
+class ValueRecordOut(BaseModel):
+    start: int
+    end: int
+    text: str
+    kind: str = Field(description="target (TARGET) or achieved (FIGURE)")
+    number: int | float | None = Field(description="The normalized number (6.325 -> 6325, 1,5 triệu -> 1500000)")
+    upper: int | float | None = Field(description="Upper end of a range (8,3-8,5%)")
+    total: int | float | None = Field(description="y of a share written x/y (19,43/19,43km)")
+    unit: str | None
+    qualifier: str | None = Field(description="≥, >, ≈, ≤ or < (trở lên, hơn, khoảng, tối đa, dưới, ...)")
+    base: str | None = Field(description="kế hoạch, cùng kỳ or dự toán when the value is a share of one")
+    indicator: str | None = Field(description="For a TARGET: what is measured (its text before the value)")
+    period: Period | None = Field(description="The DATE linked by PERIOD")
+
+
+class RecordTables(BaseModel):
+    people: list[PersonRecord]
+    values: list[ValueRecordOut]
+
+
+class RecordsResponse(BaseModel):
+    entities: list[Entity]
+    relations: list[RelationOut]
+    records: RecordTables
+
+
+class RecordsResultsResponse(BaseModel):
+    results: list[RecordsResponse]
 
 
 class ErrorResponse(BaseModel):
@@ -224,18 +280,18 @@ class ModelRunner:
         self._lock = model_lock(model)
         self._limiter: anyio.CapacityLimiter | None = None
 
-    def _predict(self, texts: list[str]) -> list[list[dict[str, Any]]]:
+    def _predict(self, texts: list[str], records: bool = False) -> list[Any]:
         if self.thread_safe:
-            return predict(texts, self.model, self.max_chars)
+            return predict(texts, self.model, self.max_chars, records=records)
         with self._lock:
-            return predict(texts, self.model, self.max_chars)
+            return predict(texts, self.model, self.max_chars, records=records)
 
-    async def __call__(self, texts: list[str]) -> list[list[dict[str, Any]]]:
+    async def __call__(self, texts: list[str], records: bool = False) -> list[Any]:
         if not texts:
             return []
         if self._limiter is None:  # created in the event loop; waiting requests then hold no thread
             self._limiter = anyio.CapacityLimiter(4 if self.thread_safe else 1)
-        return await anyio.to_thread.run_sync(self._predict, texts, limiter=self._limiter)
+        return await anyio.to_thread.run_sync(self._predict, texts, records, limiter=self._limiter)
 
 
 def model_info(model: NerModel, max_chars: int, max_body_bytes: int) -> ModelInfo:
@@ -368,9 +424,9 @@ def create_app(
 
     @app.post(
         "/predict",
-        response_model=EntitiesResponse | ResultsResponse,
+        response_model=RecordsResponse | RecordsResultsResponse | EntitiesResponse | ResultsResponse,
         responses=ERROR_RESPONSES,
-        summary="Entities of one text or of a list of texts",
+        summary="Entities of one text or of a list of texts (with relations and records on request)",
     )
     async def predict_endpoint(request: PredictRequest) -> dict[str, Any]:
         texts = [request.text] if request.text is not None else list(request.texts or [])
@@ -380,9 +436,9 @@ def create_app(
                 return error_response(
                     413, f"{where} has {len(text):,} characters; this server accepts at most {max_chars:,} per text"
                 )
-        results = await runner(texts)
+        results = await runner(texts, request.records)
         if request.text is not None:
-            return {"entities": results[0]}
+            return results[0] if request.records else {"entities": results[0]}
         return {"results": results}
 
     return app
