@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from corpus.document import Relation, Span
-from corpus.schema import LabelSchema
+from corpus.document import Document, Relation, Span
+from corpus.schema import LabelSchema, with_default_relations
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,15 @@ def validate_relations(
             seen.add(relation)
             valid.append(relation)
     return valid, problems
+
+
+def relation_problems(doc: Document, schema: LabelSchema) -> list[str]:
+    """Each relation of ``doc`` that is not valid, as ``"relation TYPE [a:b] -> [c:d]: reason"``.
+
+    A gold-file check (``(document, schema) -> reasons``); a schema without relation types (a model
+    trained before they existed) is checked against the default ones.
+    """
+    if doc.relations is None:
+        return []
+    _, problems = validate_relations(doc.spans, doc.relations, with_default_relations(schema))
+    return [f"relation {problem}" for problem in problems]

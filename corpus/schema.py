@@ -159,3 +159,12 @@ def load_schema(path: str | Path | None = None) -> LabelSchema:
     """The schema from ``path``, else ``$VNER_LABELS``, else the bundled default."""
     chosen = path or os.environ.get(LABELS_ENV) or DEFAULT_LABELS_FILE
     return _load(Path(chosen).resolve())
+
+
+def with_default_relations(schema: LabelSchema) -> LabelSchema:
+    """``schema`` itself when it defines relation types; else ``schema`` with the default schema's
+    relation types whose labels it has (models trained before relation types existed carry none)."""
+    if schema.relations:
+        return schema
+    usable = tuple(r for r in load_schema().relations if set(r.heads + r.tails) <= set(schema.names))
+    return LabelSchema(name=schema.name, labels=schema.labels, relations=usable)

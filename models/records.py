@@ -15,19 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corpus.document import Relation, Span
-from corpus.schema import LabelSchema, load_schema
+from corpus.schema import LabelSchema, load_schema, with_default_relations
 from models.relations import HOLDS, PERIOD, rule_relations
 from models.values import Value, parse_value
 
 KINDS = {"TARGET": "target", "FIGURE": "achieved"}
-
-
-def relation_schema(schema: LabelSchema) -> LabelSchema:
-    """``schema``, with the default schema's relation types when it defines none (models trained before v1.3)."""
-    if schema.relations:
-        return schema
-    usable = tuple(r for r in load_schema().relations if set(r.heads + r.tails) <= set(schema.names))
-    return LabelSchema(name=schema.name, labels=schema.labels, relations=usable)
 
 
 def clean(surface: str) -> str:
@@ -116,7 +108,7 @@ def records_of(
     """
     spans = sorted({_as_span(e) for e in entities})
     if relations is None:
-        relations = rule_relations(text, spans, relation_schema(schema or load_schema()))
+        relations = rule_relations(text, spans, with_default_relations(schema or load_schema()))
     relations = list(relations)
     by_offsets = {(s.start, s.end): s for s in spans}
     posts_of: dict[tuple[int, int], list[Span]] = {}

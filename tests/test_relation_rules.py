@@ -12,8 +12,8 @@ from corpus.document import Relation, Span
 from corpus.jsonl import read_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.relation_scoring import score_relations
-from corpus.schema import LabelSchema, load_schema
-from models.records import records_of, relation_schema
+from corpus.schema import LabelSchema, load_schema, with_default_relations
+from models.records import records_of
 from models.relations import rule_relations, sentence_bounds
 
 SCHEMA = load_schema()
@@ -105,8 +105,8 @@ def test_only_the_schema_relation_types_are_produced() -> None:
     no_period = LabelSchema(SCHEMA.name, SCHEMA.labels, tuple(r for r in SCHEMA.relations if r.name == "HOLDS"))
     assert {r.type for r in rule_relations(text, spans, no_period)} == {"HOLDS"}
     old_model = LabelSchema("old", SCHEMA.labels)  # a model trained before relation types existed
-    assert relation_schema(old_model).relation_names == ("HOLDS", "PERIOD")
-    assert {r.type for r in rule_relations(text, spans, relation_schema(old_model))} == {"HOLDS", "PERIOD"}
+    assert with_default_relations(old_model).relation_names == ("HOLDS", "PERIOD")
+    assert {r.type for r in rule_relations(text, spans, with_default_relations(old_model))} == {"HOLDS", "PERIOD"}
 
 
 # Offsets: the same article written as NFD, with CRLF line breaks and no-break spaces gives the same links.

@@ -11,7 +11,7 @@ from corpus.document import Document, Relation, Span
 from corpus.jsonl import FormatError, read_documents, write_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.relation_scoring import score_relations
-from corpus.relations import validate_relations
+from corpus.relations import relation_problems, validate_relations
 from corpus.schema import LabelSchema, SchemaError, load_schema
 
 TEXT = "Phó Chủ tịch UBND huyện Vũ Thị Hà cho biết năm 2024 huyện trồng 6.325 ha rừng."
@@ -146,3 +146,14 @@ def test_relation_scores_match_hand_computed_values() -> None:
         (0, "missed", "PERIOD"), (0, "spurious", "HOLDS"), (0, "spurious", "PERIOD"), (1, "spurious", "HOLDS"),
     ]
     assert scores.errors("spurious") == {"HOLDS": 2, "PERIOD": 1}
+
+
+def test_relation_problems_is_a_gold_check() -> None:
+    doc = Document("a", TEXT, spans=[POST, NAME, YEAR, AREA],
+                   relations=[_link(NAME, POST, "HOLDS"), _link(YEAR, AREA, "PERIOD")])
+    assert relation_problems(doc, load_schema()) == [
+        "relation PERIOD [43:51] -> [64:72]: links DATE -> FIGURE; PERIOD links FIGURE/TARGET -> DATE"
+    ]
+    old_model = LabelSchema("old", load_schema().labels)  # no relation types: checked against the default ones
+    assert relation_problems(doc, old_model) == relation_problems(doc, load_schema())
+    assert relation_problems(Document("b", TEXT, spans=[POST]), load_schema()) == []
