@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from corpus.files import staged_dir
 from corpus.jsonl import read_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.text import normalize, split_words
@@ -263,10 +263,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
     model = AutoModelForTokenClassification.from_pretrained(hf_dir, attn_implementation="eager").eval()
     config = model.config
     pad_id = config.pad_token_id if config.pad_token_id is not None else 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    staging.chmod(0o755)
-    try:
+    with staged_dir(out) as staging:
         onnx_dir = staging / ONNX_DIR
         onnx_dir.mkdir()
         target = onnx_dir / ONNX_FILE
@@ -322,10 +319,4 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
         }
         write_meta(staging, new_meta)
         (staging / CARD_FILE).write_text(_card(source, new_meta), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return new_meta

