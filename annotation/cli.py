@@ -307,9 +307,10 @@ def studio_import_gold(
     """Load gold annotations for review (ground truth); tasks are created when their doc_id is new."""
     from annotation.client import DEFAULT_PROJECT_TITLE, StudioClientError, import_gold
     from corpus.console import progress_bar
+    from corpus.gold import read_gold
 
     schema = _schema()
-    docs, origin = _load_documents(gold)
+    docs, origin = read_gold(gold, schema), str(gold)  # a GoldError names file, line, offsets and reason
     client = _connect(port)
     try:
         project_id = _project_id(client, project or DEFAULT_PROJECT_TITLE)

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from corpus.console import console, err_console, progress_bar
+from corpus.console import console, err_console, printable, progress_bar
+from corpus.gold import read_gold
 from corpus.ingest import DEFAULT_MAX_BYTES, expand_paths, ingest
-from corpus.jsonl import FormatError, iter_documents, read_documents, write_documents
+from corpus.jsonl import FormatError, iter_documents, write_documents
 from corpus.paths import default_store
 from corpus.split import split_documents
 from corpus.stats import corpus_stats
@@ -35,10 +37,13 @@ def ingest_command(
         report = ingest(files, target, int(max_mb * 1024 * 1024), on_file=lambda _: bar.advance(task))
     for problem in report.problems + report.skipped:
         style = {"error": "red", "warning": "yellow"}.get(problem.level, "dim")
-        err_console.print(f"[{style}]{problem}[/]", highlight=False, soft_wrap=True)
+        err_console.print(Text(printable(str(problem)), style=style), highlight=False, soft_wrap=True)
+    spans = f", {len(report.refused_spans)} spans refused" if report.refused_spans else ""
     console.print(
-        f"{len(report.added)} added, {len(report.skipped)} already in the store, "
-        f"{len(report.errors)} refused -> {store_path} ({len(target)} documents)"
+        Text(
+            f"{len(report.added)} added, {len(report.skipped)} already in the store, "
+            f"{len(report.refused_documents)} refused{spans} -> {printable(str(store_path))} ({len(target)} documents)"
+        )
     )
     if report.errors:
         raise typer.Exit(1)
@@ -50,12 +55,8 @@ def stats_command(
 ) -> None:
     """Print documents, words, dates covered and entities per label."""
     for path in files or [default_store()]:
-        try:
-            stats = corpus_stats(iter_documents(path))
-        except (OSError, FormatError) as exc:
-            err_console.print(f"[red]{path}: {exc}[/]")
-            raise typer.Exit(1) from exc
-        table = Table(title=str(path), show_header=False)
+        stats = corpus_stats(iter_documents(path))
+        table = Table(title=Text(printable(str(path))), show_header=False)
         table.add_row("documents", f"{stats.documents:,}")
         table.add_row("words", f"{stats.words:,}")
         table.add_row("characters", f"{stats.characters:,}")
@@ -65,7 +66,7 @@ def stats_command(
         if stats.annotated:
             table.add_row("annotated documents", f"{stats.annotated:,}")
             for label, count in stats.entities.most_common():
-                table.add_row(f"  {label}", f"{count:,}")
+                table.add_row(Text(f"  {printable(label)}"), f"{count:,}")
         console.print(table)
 
 
@@ -76,10 +77,15 @@ def split_command(
     dev_fraction: float = typer.Option(0.2, help="Share of documents for dev (by a hash of the id)"),
 ) -> None:
     """Split a gold file into train and dev by a stable hash of each document id."""
-    train, dev = split_documents(read_documents(gold), dev_fraction)
+    docs = read_gold(gold)
+    try:
+        train, dev = split_documents(docs, dev_fraction)
+    except ValueError as exc:
+        raise FormatError(f"{gold}: {exc}") from exc
     write_documents(out_dir / "train.jsonl", train)
     write_documents(out_dir / "dev.jsonl", dev)
-    console.print(f"train: {len(train)} documents, dev: {len(dev)} ({', '.join(d.id for d in dev)}) -> {out_dir}")
+    ids = ", ".join(d.id for d in dev)
+    console.print(Text(printable(f"train: {len(train)} documents, dev: {len(dev)} ({ids}) -> {out_dir}")))
 
 
 def register(app: typer.Typer) -> None:

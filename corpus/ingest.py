@@ -15,10 +15,12 @@ from pathlib import Path
 import charset_normalizer
 
 from corpus.document import Document, Span
-from corpus.schema import load_schema
-from corpus.spans import validate_spans
+from corpus.errors import UserError
+from corpus.jsonl import clean_strings
+from corpus.schema import LabelSchema, load_schema
+from corpus.spans import offset_problem, validate_spans
 from corpus.store import CorpusStore, content_id
-from corpus.text import normalize, old_style_tone_marks
+from corpus.text import OffsetMap, normalize, old_style_tone_marks
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 _DATE_PREFIX = re.compile(r"^\s*date\s+(\d{4}-\d{2}(?:-\d{2})?)\s+")
@@ -27,7 +29,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body)", re.I)
 
 
-class IngestError(ValueError):
+class IngestError(UserError, ValueError):
     """A file or line cannot become a document; the message says why."""
 
 
@@ -36,6 +38,7 @@ class Problem:
     where: str
     message: str
     level: str = "error"  # "error": nothing stored from there; "warning": stored, with a caveat
+    kind: str = "document"  # what was refused: a file or line ("document") or one of its spans ("span")
 
     def __str__(self) -> str:
         return f"{self.level}: {self.where}: {self.message}"
@@ -50,6 +53,14 @@ class IngestReport:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.level == "error"]
+
+    @property
+    def refused_documents(self) -> list[Problem]:
+        return [p for p in self.errors if p.kind == "document"]
+
+    @property
+    def refused_spans(self) -> list[Problem]:
+        return [p for p in self.errors if p.kind == "span"]
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -135,34 +146,72 @@ def _html(path: Path, raw: bytes, text: str, encoding: str, problems: list[Probl
 
 
 def _jsonl(path: Path, raw: bytes, text: str, encoding: str, problems: list[Problem]) -> Iterator[Document]:
-    for number, line in enumerate(text.splitlines(), 1):
+    schema = load_schema()
+    for number, line in enumerate(text.split("\n"), 1):  # not splitlines(): JSON strings may hold U+2028
         where = f"{path}:{number}"
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            original = record["text"]
-            if not isinstance(original, str):
-                raise TypeError(f"'text' is {type(original).__name__}, not a string")
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            record, replaced = clean_strings(json.loads(line))
+            if not isinstance(record, dict):
+                raise TypeError(f"a JSON {type(record).__name__}, not an object")
+            fields = Document.from_dict({key: record.get(key) for key in ("title", "date", "source")}
+                                        | {"id": record.get("id") or "-", "text": record["text"]})
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(where, f"not JSON: {exc}"))
+            continue
+        except KeyError as exc:
+            problems.append(Problem(where, f"not a document: no {exc} field"))
+            continue
+        except (TypeError, ValueError) as exc:
             problems.append(Problem(where, f"not a document: {exc}"))
             continue
+        if replaced:
+            problems.append(Problem(where, f"{replaced} lone surrogate{'s' if replaced > 1 else ''} (invalid "
+                                           "Unicode) replaced by U+FFFD", "warning"))
+        original = fields.text
         body, offsets = normalize(original, spaces=False)
         if not body.strip():
             problems.append(Problem(where, "empty text"))
             continue
-        try:
-            given = [Span.from_dict(item) for item in record.get("spans") or []]
-        except (KeyError, TypeError, ValueError) as exc:
-            problems.append(Problem(where, f"malformed spans: {exc!r}"))
-            continue
-        moved = [Span(*offsets.to_normalized(s.start, s.end), s.label) for s in given]
-        spans, invalid = validate_spans(body, moved, load_schema())
-        problems += [Problem(where, f"span refused: {p}", "warning") for p in invalid]
+        spans = _spans(record.get("spans"), original, body, offsets, schema, where, problems)
         steps = ["nfc+newlines"] if body != original else []
         meta = _meta(path, line.encode("utf-8"), encoding, steps, body) | {"line": number}
-        yield Document(id=str(record.get("id") or content_id(body)), text=body, title=str(record.get("title") or ""),
-                       date=record.get("date"), source=str(record.get("source") or path.name), spans=spans, meta=meta)
+        yield Document(id=str(record.get("id") or content_id(body)), text=body, title=fields.title, date=fields.date,
+                       source=fields.source or path.name, spans=spans, meta=meta)
+
+
+def _spans(items: object, original: str, body: str, offsets: OffsetMap, schema: LabelSchema, where: str,
+           problems: list[Problem]) -> list[Span]:
+    """The valid spans of a record, moved onto the normalized text; each other one is refused with its
+    offsets as written (never clamped or rounded)."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        problems.append(Problem(where, f"spans refused: 'spans' must be a list, not {type(items).__name__}",
+                                kind="span"))
+        return []
+    written: dict[Span, Span] = {}
+    for item in items:
+        try:
+            span = Span.from_dict(item)
+        except (KeyError, TypeError, ValueError) as exc:
+            reason = f"no {exc} field" if isinstance(exc, KeyError) else str(exc)
+            problems.append(Problem(where, f"span {json.dumps(item, ensure_ascii=False)} refused: {reason}",
+                                    kind="span"))
+            continue
+        reason = offset_problem(span.start, span.end, len(original))
+        if reason is not None:
+            problems.append(Problem(where, f"span [{span.start}:{span.end}] {span.label} refused: {reason}",
+                                    kind="span"))
+            continue
+        written[Span(*offsets.to_normalized(span.start, span.end), span.label)] = span
+    valid, invalid = validate_spans(body, list(written), schema)
+    for problem in invalid:
+        span = written[problem.span]
+        problems.append(Problem(where, f"span [{span.start}:{span.end}] {span.label} refused: {problem.reason}",
+                                kind="span"))
+    return valid
 
 
 def read_file(path: Path, problems: list[Problem], max_bytes: int = DEFAULT_MAX_BYTES) -> list[Document]:

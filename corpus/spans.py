@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,17 +22,43 @@ class SpanProblem:
         return f"[{self.span.start}:{self.span.end}] {self.span.label}: {self.reason}"
 
 
+def trim_span(text: str, span: Span, *, punctuation: bool = False) -> Span | None:
+    """``span`` without the whitespace (and, with ``punctuation``, the :data:`EDGE_PUNCTUATION`) at its
+    edges; None when nothing is left."""
+    start, end = span.start, span.end
+    while start < end and (text[start].isspace() or punctuation and text[start] in EDGE_PUNCTUATION):
+        start += 1
+    while end > start and (text[end - 1].isspace() or punctuation and text[end - 1] in EDGE_PUNCTUATION):
+        end -= 1
+    if start == end:
+        return None
+    return span if (start, end) == (span.start, span.end) else Span(start, end, span.label, span.score)
+
+
+def offset_problem(start: int, end: int, length: int) -> str | None:
+    """Why ``[start, end)`` is not a stretch of a text of ``length`` characters, or None."""
+    if start < 0 or end < 0:
+        return "negative offset"
+    if start >= end:
+        return "empty or reversed (start must be before end)"
+    if end > length:
+        return f"ends past the end of the text (length {length})"
+    return None
+
+
 def span_problem(text: str, span: Span, schema: LabelSchema) -> str | None:
     """Why ``span`` is not a valid entity of ``text``, or None when it is."""
     if span.label not in schema:
         return f"unknown label (known: {', '.join(schema.names)})"
-    if not 0 <= span.start < span.end <= len(text):
-        return f"offsets outside the text (length {len(text)})"
+    if (reason := offset_problem(span.start, span.end, len(text))) is not None:
+        return reason
     surface = text[span.start:span.end]
     if surface != surface.strip():
-        return "leading or trailing whitespace"
+        return f"leading or trailing whitespace: {surface!r}"
     if surface[0] in EDGE_PUNCTUATION or surface[-1] in EDGE_PUNCTUATION:
         return f"starts or ends with punctuation: {surface!r}"
+    if unicodedata.combining(surface[0]) or (span.end < len(text) and unicodedata.combining(text[span.end])):
+        return f"cuts a letter from its combining mark: {surface!r}"
     return None
 
 

@@ -18,9 +18,12 @@ _NEWLINES = "\r\n|[\r\u2028\u2029\x85]"
 # Invisible characters that only break words apart: soft hyphen, zero-width space, non-joiner and
 # joiner, word joiner, and the byte order mark (zero-width no-break space). They are removed.
 INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+# Half of a UTF-16 surrogate pair on its own (JSON "\\ud800"): not a character, and not encodable.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
 _SPECIAL = {
-    True: re.compile(f"{_NEWLINES}|[{_SPACES}]|[{INVISIBLE}]+"),
-    False: re.compile(f"{_NEWLINES}|[{INVISIBLE}]+"),
+    True: re.compile(f"{_NEWLINES}|[{_SPACES}]|[{INVISIBLE}]+|{LONE_SURROGATE.pattern}"),
+    False: re.compile(f"{_NEWLINES}|[{INVISIBLE}]+|{LONE_SURROGATE.pattern}"),
 }
 _NEWLINE = re.compile(_NEWLINES)
 # A run of characters NFC may change longer than this is mapped back as a whole, not piece by piece.
@@ -58,8 +61,9 @@ class OffsetMap:
 
 
 def normalize(text: str, *, spaces: bool = True) -> tuple[str, OffsetMap]:
-    """NFC-normalize ``text``, make every line break ``\\n`` (and, if ``spaces``, every space " ") and
-    drop invisible characters (:data:`INVISIBLE`: zero-width characters, soft hyphen, BOM).
+    """NFC-normalize ``text``, make every line break ``\\n`` (and, if ``spaces``, every space " "),
+    drop invisible characters (:data:`INVISIBLE`: zero-width characters, soft hyphen, BOM) and
+    replace lone surrogates by U+FFFD.
 
     Returns the normalized text and the map of its characters back to ``text``: each normalized
     character points to the smallest stretch of ``text`` that produced it.
@@ -100,7 +104,7 @@ def _replace_specials(text: str, spaces: bool) -> tuple[str, list[int], list[int
         ends.extend(range(pos + 1, a + 1))
         cluster = match.group()
         if cluster[0] not in INVISIBLE:
-            out.append("\n" if _NEWLINE.fullmatch(cluster) else " ")
+            out.append("\n" if _NEWLINE.fullmatch(cluster) else REPLACEMENT if LONE_SURROGATE.match(cluster) else " ")
             starts.append(a)
             ends.append(b)
         pos = b
@@ -179,6 +183,11 @@ def _ranges(codes: list[int]) -> list[tuple[int, int]]:
         else:
             ranges.append((code, code))
     return ranges
+
+
+def replace_lone_surrogates(text: str) -> tuple[str, int]:
+    """``text`` with every lone surrogate replaced by U+FFFD (offsets do not move), and how many there were."""
+    return LONE_SURROGATE.subn(REPLACEMENT, text)
 
 
 def old_style_tone_marks(text: str) -> list[str]:

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from corpus.errors import UserError
 from corpus.schema import LabelSchema
 
 META_FILE = "vner-model.json"
 
 
-class ModelDirError(ValueError):
+class ModelDirError(UserError, ValueError):
     """A path is not a usable model directory."""
 
 

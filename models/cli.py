@@ -10,8 +10,9 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from corpus.console import console, err_console, progress_bar
+from corpus.console import console, err_console, fail, printable, progress_bar
 from corpus.document import Document
 from corpus.ingest import IngestError, decode
 from corpus.jsonl import FormatError, iter_documents, read_documents
@@ -32,20 +33,30 @@ def _read_inputs(files: list[Path]) -> list[Document]:
     docs = []
     for path in files:
         if str(path) == "-":
-            docs.append(Document(id="stdin", text=decode(sys.stdin.buffer.read())[0]))
+            raw, name = sys.stdin.buffer.read(), "stdin"
         elif path.suffix.lower() in (".jsonl", ".ndjson"):
             docs += read_documents(path)
+            continue
         else:
-            docs.append(Document(id=path.name, text=decode(path.read_bytes())[0]))
+            raw, name = path.read_bytes(), path.name
+        where = "stdin" if name == "stdin" else path
+        if not raw.strip():
+            raise FormatError(f"{where}: empty input, nothing to predict")
+        try:
+            docs.append(Document(id=name, text=decode(raw)[0]))
+        except IngestError as exc:
+            raise FormatError(f"{where}: {exc}") from exc
     return docs
 
 
 def _table(doc: Document, entities: list[dict]) -> Table:
-    table = Table(title=f"{doc.id}: {doc.title or normalize(doc.text[:60])[0].splitlines()[0]}")
+    """The entities of ``doc`` as a terminal table; control characters of the article are shown escaped."""
+    first_line = next(iter(normalize(doc.text[:60])[0].strip().splitlines()), "")
+    table = Table(title=Text(printable(f"{doc.id}: {doc.title or first_line}")))
     for column in ("start", "end", "label", "text"):
         table.add_column(column, justify="right" if column in ("start", "end") else "left")
     for ent in entities:
-        table.add_row(str(ent["start"]), str(ent["end"]), ent["label"], ent["text"])
+        table.add_row(str(ent["start"]), str(ent["end"]), Text(printable(ent["label"])), Text(printable(ent["text"])))
     return table
 
 
@@ -198,8 +209,7 @@ def predict_command(
         docs = _read_inputs(files or [])
         results = predict([d.text for d in docs], loaded, max_chars)
     except (OSError, IngestError, FormatError, ModelDirError, TextTooLongError) as exc:
-        err_console.print(f"[red]{exc}[/]", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from exc
+        fail(exc)
     if fmt == "html":
         _write(_html(docs, results, loaded), out)
     elif fmt == "jsonl":

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Literal, overload
 
 from corpus.document import Span
-from corpus.text import normalize
+from corpus.errors import InputWarning, UserError
+from corpus.spans import trim_span
+from corpus.text import LONE_SURROGATE, normalize, replace_lone_surrogates
 from models.base import NerModel
 from models.loading import load_model
 
@@ -16,7 +19,7 @@ CHUNK_CHARS = 20_000
 _BREAKS = (re.compile(r"\n"), re.compile(r"[.!?;]\s"), re.compile(r"\s"))
 
 
-class TextTooLongError(ValueError):
+class TextTooLongError(UserError, ValueError):
     """The text is longer than the configured maximum."""
 
 
@@ -38,16 +41,6 @@ def chunk_bounds(text: str, size: int = CHUNK_CHARS) -> list[tuple[int, int]]:
     return bounds
 
 
-def _trim(text: str, span: Span) -> Span | None:
-    """The span without surrounding whitespace; None if nothing is left."""
-    surface = text[span.start:span.end]
-    lead = len(surface) - len(surface.lstrip())
-    tail = len(surface) - len(surface.rstrip())
-    if lead + tail >= len(surface):
-        return None
-    return Span(span.start + lead, span.end - tail, span.label, span.score)
-
-
 def _predict_batch(originals: list[str], model: NerModel, max_chars: int) -> list[list[dict[str, Any]]]:
     """Normalize and chunk every text, run the model over all chunks at once, map spans back."""
     for original in originals:
@@ -55,24 +48,30 @@ def _predict_batch(originals: list[str], model: NerModel, max_chars: int) -> lis
             raise TextTooLongError(f"text has {len(original):,} characters; the limit is {max_chars:,} (max_chars)")
     prepared = []  # (original, normalized text, offset map, chunk bounds)
     chunks: list[str] = []
+    surrogates = sum(len(LONE_SURROGATE.findall(original)) for original in originals)
+    if surrogates:
+        warnings.warn(f"{surrogates} lone surrogates (invalid Unicode) read as U+FFFD; offsets do not move",
+                      InputWarning, stacklevel=3)
     for original in originals:
         text, offsets = normalize(original)
         bounds = chunk_bounds(text) if text.strip() else []
         prepared.append((original, text, offsets, bounds))
         chunks += [text[a:b] for a, b in bounds]
-    found = iter(model.predict_normalized(chunks) if chunks else [])
+    found = model.predict_normalized(chunks) if chunks else []
+    if len(found) != len(chunks):
+        raise RuntimeError(f"{model!r} returned {len(found)} results for {len(chunks)} texts")
+    results_of = iter(found)
     results = []
     for original, text, offsets, bounds in prepared:
         entities = []
         for chunk_start, _ in bounds:
-            for span in next(found):
-                moved = _trim(text, Span(span.start + chunk_start, span.end + chunk_start, span.label, span.score))
+            for span in next(results_of):
+                moved = trim_span(text, Span(span.start + chunk_start, span.end + chunk_start, span.label, span.score))
                 if moved is None:
                     continue
                 start, end = offsets.to_original(moved.start, moved.end)
-                entities.append(
-                    {"start": start, "end": end, "label": span.label, "text": original[start:end], "score": span.score}
-                )
+                surface = replace_lone_surrogates(original[start:end])[0]
+                entities.append({"start": start, "end": end, "label": span.label, "text": surface, "score": span.score})
         results.append(sorted(entities, key=lambda e: (e["start"], e["end"])))
     return results
 
@@ -98,8 +97,11 @@ def predict(
 def predict(text, model=None, max_chars=DEFAULT_MAX_CHARS, records=False):
     """Entities of ``text`` (or of each text in a list): ``start``, ``end``, ``label``, ``text``, ``score``.
 
-    Offsets index the string as given (NFD, CRLF, tabs and no-break spaces are handled
-    internally). ``model`` is a model directory, a loaded model, or None for the default model.
+    Offsets index the string as given (NFD, CRLF, tabs, no-break spaces and zero-width
+    characters are handled internally); ``text`` is ``original[start:end]``, except that a lone
+    surrogate (invalid Unicode, e.g. from JSON "\\ud800") is read and returned as U+FFFD, with an
+    :class:`~corpus.errors.InputWarning`. ``model`` is a model directory, a loaded model, or None
+    for the default model.
 
     With ``records=True`` each text gets ``{"entities", "relations", "records"}`` instead of its
     entity list: HOLDS/PERIOD relations and the people and values tables (``models.records``).

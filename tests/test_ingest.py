@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from corpus.document import Span
 from corpus.ingest import ingest
 from corpus.jsonl import read_documents
 from corpus.paths import BUNDLED_GOLD_FILE, BUNDLED_SEEDS_DIR
@@ -185,3 +186,70 @@ def test_cli_exit_code_and_messages_name_the_file(tmp_path: Path, vner: str) -> 
     assert run.returncode == 1
     assert "empty.txt: empty file" in run.stderr
     assert "1 added" in run.stdout
+
+
+def test_spans_out_of_range_negative_or_fractional_are_refused_as_written(tmp_path: Path) -> None:
+    text = "Chủ tịch UBND huyện Hậu Lộc Vũ Thị Hà dự họp."
+    nfd = unicodedata.normalize("NFD", text)
+
+    def at(i: int) -> int:  # an NFC offset in the NFD text, as an NFD gold file writes it
+        return len(unicodedata.normalize("NFD", text[:i]))
+
+    spans = [
+        {"start": at(28), "end": 999, "label": "OFFICIAL"},
+        {"start": -4, "end": at(8), "label": "POSITION"},
+        {"start": 1.7, "end": at(8), "label": "POSITION"},
+        {"start": "0", "end": at(8), "label": "POSITION"},
+        {"start": 0, "end": at(27), "label": "POSITION"},
+        {"start": at(20), "end": at(27), "label": "LOCATION"},  # inside the POSITION
+        {"start": at(28), "end": at(37), "label": "OFFICIAL"},
+    ]
+    lines = [json.dumps({"id": "s1", "text": nfd, "spans": spans}, ensure_ascii=False),
+             json.dumps({"id": "s2", "text": ARTICLE}, ensure_ascii=False)]
+    report, _ = run_ingest(tmp_path, {"spans.jsonl": "\n".join(lines).encode("utf-8")})
+    docs = {d.id: d for d in read_documents(tmp_path / "store.jsonl")}
+    assert set(docs) == {"s1", "s2"}  # the document and the rest of the batch go in
+    assert docs["s1"].text == text and docs["s1"].spans == [Span(0, 27, "POSITION"), Span(28, 37, "OFFICIAL")]
+    refused = [str(p) for p in report.refused_spans]
+    assert len(refused) == 5 and all(m.startswith("error: ") and "spans.jsonl:1: span " in m for m in refused)
+    assert f"[{at(28)}:999] OFFICIAL refused: ends past the end of the text (length {len(nfd)})" in refused[0]
+    assert f"[-4:{at(8)}] POSITION refused: negative offset" in refused[1]
+    assert "span start must be a whole number, not 1.7" in refused[2]
+    assert "span start must be a whole number, not '0'" in refused[3]
+    assert f"[{at(20)}:{at(27)}] LOCATION refused: overlaps [0:27] POSITION" in refused[4]
+    assert not report.refused_documents
+
+
+def test_dates_and_titles_of_the_wrong_type_are_refused_with_the_line(tmp_path: Path) -> None:
+    lines = [
+        {"id": "d1", "text": ARTICLE, "date": {"y": 2024}},
+        {"id": "d2", "text": ARTICLE + " 2", "title": ["a"]},
+        {"id": "d3", "text": ARTICLE + " 3", "date": "5/3/2024"},
+        {"id": "d4", "text": ARTICLE + " 4", "date": "2024-03-05", "title": "Tiêu đề"},
+    ]
+    report, _ = run_ingest(tmp_path, {"typed.jsonl": "\n".join(json.dumps(x) for x in lines).encode()})
+    docs = {d.id: d for d in read_documents(tmp_path / "store.jsonl")}
+    assert list(docs) == ["d4"] and docs["d4"].date == "2024-03-05" and docs["d4"].title == "Tiêu đề"
+    messages = [str(p) for p in report.refused_documents]
+    assert "typed.jsonl:1: not a document: 'date' must be YYYY, YYYY-MM or YYYY-MM-DD, not {'y': 2024}" in messages[0]
+    assert "typed.jsonl:2: not a document: 'title' must be a string, not list ['a']" in messages[1]
+    assert "typed.jsonl:3:" in messages[2] and "'5/3/2024'" in messages[2]
+
+
+def test_a_lone_surrogate_is_replaced_and_later_files_still_go_in(tmp_path: Path) -> None:
+    bad = json.dumps({"id": "u1", "text": "Huyện ủy \ud800 Hậu Lộc", "title": "T\udc00"})  # escaped as \ud800
+    assert "\\ud800" in bad
+    files = {"a.jsonl": bad.encode(), "b.txt": ARTICLE.encode("utf-8")}
+    report, docs = run_ingest(tmp_path, files)
+    stored = {d.id: d for d in read_documents(tmp_path / "store.jsonl")}
+    assert stored["u1"].text == "Huyện ủy \ufffd Hậu Lộc" and stored["u1"].title == "T\ufffd"
+    assert "b.txt" in docs and not report.errors
+    assert problems_for(report, "a.jsonl") == ["2 lone surrogates (invalid Unicode) replaced by U+FFFD"]
+
+
+def test_a_line_separator_inside_a_json_string_does_not_split_the_line(tmp_path: Path) -> None:
+    record = json.dumps({"id": "ls", "text": "Dòng một\u2028dòng hai"}, ensure_ascii=False)
+    assert "\u2028" in record
+    report, _ = run_ingest(tmp_path, {"ls.jsonl": record.encode("utf-8")})
+    assert not report.errors
+    assert read_documents(tmp_path / "store.jsonl")[0].text == "Dòng một\ndòng hai"

@@ -52,7 +52,7 @@ def test_validate_spans_reports_each_problem() -> None:
     valid, problems = validate_spans(text, spans, load_schema())
     assert valid == [Span(0, 19, "POSITION"), Span(31, 39, "DATE")]
     reasons = sorted(p.reason.split(" ")[0] for p in problems)
-    assert reasons == ["leading", "offsets", "overlaps", "starts", "unknown"]
+    assert reasons == ["ends", "leading", "overlaps", "starts", "unknown"]
 
 
 def test_split_is_stable_and_never_empty() -> None:

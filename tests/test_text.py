@@ -8,7 +8,14 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus.text import INVISIBLE, OffsetMap, normalize, old_style_tone_marks, paragraph_bounds
+from corpus.text import (
+    INVISIBLE,
+    OffsetMap,
+    normalize,
+    old_style_tone_marks,
+    paragraph_bounds,
+    replace_lone_surrogates,
+)
 
 
 def test_offsets_map_back_through_nfd_crlf_tabs_nbsp_and_emoji() -> None:
@@ -54,17 +61,18 @@ def reference(text: str, spaces: bool = True) -> str:
     text = re.sub(r"\r\n|[\r\u2028\u2029\x85]", "\n", text)
     if spaces:
         text = re.sub("[\t\x0b\x0c\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]", " ", text)
-    return unicodedata.normalize("NFC", re.sub(f"[{INVISIBLE}]", "", text))
+    text = re.sub("[\ud800-\udfff]", "\ufffd", re.sub(f"[{INVISIBLE}]", "", text))
+    return unicodedata.normalize("NFC", text)
 
 
 # Characters where NFC does something: combining marks (Vietnamese and others, out of order),
 # Hangul jamo that compose, characters NFC expands or replaces (U+0958, U+212B, U+0F73, U+0344),
 # starters that compose with a starter before them (Kannada, Sinhala), plus line breaks, spaces,
-# invisible characters, Vietnamese letters and astral characters.
+# invisible characters, lone surrogates, Vietnamese letters and astral characters.
 TRICKY = (
     "\u0300\u0301\u0302\u0303\u0306\u0309\u031b\u0323\u0327\u0345\u05b0\u093c\u0f71\u0f72"
     "\u1100\u1161\u11a8\uac00\u0958\u212b\u0f73\u0344\u1e9b\u0cc6\u0cc2\u0cd5\u0dd9\u0dcf\u0dca"
-    "\r\n\u2028\x85\t\xa0\u2000\u3000 " + INVISIBLE + "aeoAEOuyxđĐ.,ăâêôơư😀𝐀"
+    "\r\n\u2028\x85\t\xa0\u2000\u3000 \ud800\udfff" + INVISIBLE + "aeoAEOuyxđĐ.,ăâêôơư😀𝐀"
 )
 RANDOM_TEXT = st.text(st.one_of(st.sampled_from(TRICKY), st.characters()), max_size=40)
 
@@ -126,3 +134,12 @@ def test_zero_width_characters_and_bom_are_dropped_and_offsets_map_back() -> Non
     start = text.index("Hậu Lộc")
     a, b = offsets.to_original(start, start + len("Hậu Lộc"))
     assert original[a:b] == "Hậu\u200d Lộc"
+
+
+def test_lone_surrogates_become_replacement_characters_in_place() -> None:
+    original = "Huyện\ud800 ủy \udc00"
+    text, offsets = normalize(original)
+    assert text == "Huyện\ufffd ủy \ufffd"
+    assert offsets.starts == list(range(len(original)))
+    assert replace_lone_surrogates(original) == (text, 2)
+    assert replace_lone_surrogates("😀") == ("😀", 0)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from corpus.console import console, err_console
+from corpus.console import console, err_console, fail
+from corpus.gold import read_gold
 from corpus.jsonl import FormatError, read_documents
 from corpus.paths import BUNDLED_GOLD_FILE, models_dir
 from corpus.schema import load_schema
@@ -66,6 +67,10 @@ def train_command(
     """Train a model on gold data and score it on dev."""
     if engine not in ENGINES:
         raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
+    schema = load_schema(labels)
+    if not any(doc.spans for doc in read_gold(train, schema)):  # checked before any output is written
+        raise FormatError(f"{train}: no entity spans to learn from")
+    read_gold(dev, schema)
     out_dir = out or models_dir() / f"{engine}-{datetime.now():%Y%m%d-%H%M%S}"
     if engine == "transformers":
         options = {
@@ -78,7 +83,7 @@ def train_command(
                    "overrides": _overrides(spacy_set)}
     from training.run import train_model  # spaCy and torch load only when training
 
-    meta = train_model(engine, load_schema(labels), train, dev, out_dir, **options)
+    meta = train_model(engine, schema, train, dev, out_dir, **options)
     err_console.print(meta["alignment"])
     dev_scores = meta["metrics"]["dev"]["micro"]
     console.print(f"model -> {out_dir}  (dev micro F1 {dev_scores['f1']:.3f}, {meta['training']['seconds']} s)")
@@ -92,11 +97,10 @@ def evaluate_command(
 ) -> None:
     """Score a model against gold spans (strict and partial match, per label)."""
     try:
-        docs = read_documents(data)
         loaded = load_model(model)
+        docs = read_gold(data, loaded.schema)
     except (OSError, FormatError, ModelDirError) as exc:
-        err_console.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
+        fail(exc)
     scores, _ = evaluate(loaded, docs)
     title = f"{loaded.path.name} on {data.name} ({len(docs)} documents)"
     if as_json:
