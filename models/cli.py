@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -15,17 +14,19 @@ from rich.text import Text
 from corpus.console import console, err_console, fail, printable, progress_bar
 from corpus.document import Document
 from corpus.ingest import IngestError, decode
-from corpus.jsonl import FormatError, iter_documents, read_documents
+from corpus.jsonl import FormatError, read_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.text import normalize
 from models.base import NerModel
+from models.batch import DEFAULT_BATCH_SIZE, DEFAULT_PARTITION_SIZE
 from models.card import ModelDirError
 from models.loading import load_model
 from models.onnx_export import DEFAULT_OPSET
 from models.predict import DEFAULT_MAX_CHARS, TextTooLongError, predict
 
 FORMATS = ("table", "jsonl", "html")
-BATCH_SIZE = 16
+CORPUS_FORMATS = ("jsonl", "parquet")  # of models/batch.py
+ENGINES = ("local", "dask")
 
 
 def _read_inputs(files: list[Path]) -> list[Document]:
@@ -68,99 +69,52 @@ def _html(docs: list[Document], results: list[list[dict]], model: NerModel) -> s
     return render_page(pages, model.schema, page_title=f"vner predictions ({count})")
 
 
-# ---------------------------------------------------------------- batch mode over a corpus store
+# ---------------------------------------------------------------- batch mode over a corpus (models/batch.py)
 
 
-def _done_ids(out: Path) -> set[str]:
-    """Ids already in a prediction file; a last line cut short by an interrupted run is removed."""
-    done: set[str] = set()
-    if not out.exists():
-        return done
-    with open(out, "rb+") as handle:
-        good_end, number = 0, 0
-        while raw := handle.readline():
-            number += 1
-            if raw.strip():
-                try:
-                    record = json.loads(raw)
-                    ident = record["id"]
-                    if not isinstance(ident, str) or not isinstance(record.get("entities"), list):
-                        raise TypeError("no id or entities")
-                except (ValueError, KeyError, TypeError) as exc:
-                    if handle.read(1):
-                        raise FormatError(f"{out}:{number}: not a prediction line ({exc})") from exc
-                    err_console.print(f"[yellow]{out}:{number}: incomplete last line removed (interrupted run)[/]")
-                    handle.truncate(good_end)
-                    break
-                done.add(ident)
-                if not raw.endswith(b"\n"):
-                    handle.write(b"\n")
-                    raw += b"\n"
-            good_end += len(raw)
-    return done
+def _predict_corpus(inputs: list[Path], out: Path, fmt: str | None, model: Path | None, *, engine: str,
+                    workers: int | None, threads: int | None, scheduler: str | None, partition_size: int,
+                    batch_size: int, max_chars: int) -> None:
+    """``vner predict --corpus``: the partitioned batch job, in this process or on Dask; exits on failure."""
+    from models.batch import BatchError, BatchJob, LocalRunner, model_ref, run_batch
 
+    fmt = fmt or ("jsonl" if out.suffix.lower() in (".jsonl", ".ndjson") else "parquet")
 
-def _count_documents(store: Path) -> int:
-    with open(store, encoding="utf-8") as handle:
-        return sum(1 for line in handle if line.strip())
+    def say(text: str) -> None:
+        err_console.print(text, highlight=False, soft_wrap=True)
 
-
-def _predict_each(docs: list[Document], model: NerModel, max_chars: int) -> Iterator[tuple[Document, list | None]]:
-    """Predictions for a batch; a text over ``max_chars`` gets None (and a warning) instead of failing the batch."""
     try:
-        yield from zip(docs, predict([d.text for d in docs], model, max_chars))
-        return
-    except TextTooLongError:
-        pass
-    for doc in docs:
-        try:
-            yield doc, predict(doc.text, model, max_chars)
-        except TextTooLongError as exc:
-            err_console.print(f"[yellow]{doc.id}: skipped, {exc}[/]")
-            yield doc, None
+        ref = model_ref(model)
+        if engine == "dask":
+            from models.dask_runner import DaskRunner
 
-
-def predict_corpus(
-    store: Path, out: Path, model: NerModel, batch_size: int = BATCH_SIZE, max_chars: int = DEFAULT_MAX_CHARS
-) -> dict[str, int]:
-    """Append ``{"id", "entities"}`` for every document of ``store`` whose id is not yet in ``out``.
-
-    Streams the store (memory does not grow with its size), predicts ``batch_size`` documents at a
-    time and flushes after each batch, so an interrupted run resumes where it stopped.
-    """
-    if out.exists() and out.resolve() == store.resolve():
-        raise FormatError("--out must not be the corpus store itself")
-    done = _done_ids(out)
-    total = _count_documents(store)
-    counts = {"predicted": 0, "skipped": 0, "too_long": 0}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with progress_bar() as bar, open(out, "a", encoding="utf-8", newline="\n") as sink:
-        task = bar.add_task(f"predict {store.name}", total=total)
-
-        def run(batch: list[Document]) -> None:
-            for doc, entities in _predict_each(batch, model, max_chars):
-                if entities is None:
-                    counts["too_long"] += 1
-                    continue
-                sink.write(json.dumps({"id": doc.id, "entities": entities}, ensure_ascii=False) + "\n")
-                counts["predicted"] += 1
-            sink.flush()
-            bar.advance(task, len(batch))
-
-        batch: list[Document] = []
-        for doc in iter_documents(store):
-            if doc.id in done:  # already predicted, or a repeated id in the store
-                counts["skipped"] += 1
-                bar.advance(task)
-                continue
-            done.add(doc.id)
-            batch.append(doc)
-            if len(batch) >= batch_size:
-                run(batch)
-                batch = []
-        if batch:
-            run(batch)
-    return counts
+            runner = DaskRunner(ref, workers=workers, threads_per_worker=threads, scheduler=scheduler, say=say)
+        else:
+            runner = LocalRunner(ref, threads)
+        with progress_bar() as bar:
+            task = bar.add_task("partitions", total=None, visible=False)
+            summary = run_batch(inputs, out, BatchJob(ref, fmt, batch_size, max_chars), runner, partition_size,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total,
+                                                                        visible=True))
+    except KeyboardInterrupt:
+        say(f"[yellow]interrupted: finished partitions are kept in {out}; rerun the same command to resume[/]")
+        raise typer.Exit(130) from None
+    except (OSError, FormatError, ModelDirError, BatchError) as exc:
+        say(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    rate = f", {summary.words / summary.seconds:,.0f} words/s" if summary.predicted else ""
+    say(f"{summary.rows} documents predicted in {summary.predicted} partitions ({summary.done_before} of "
+        f"{summary.partitions} done before; {summary.seconds:.1f} s with {summary.startup_seconds:.1f} s of "
+        f"start-up{rate}) -> {out}")
+    if summary.repeated:
+        say(f"[yellow]{summary.repeated} documents skipped: their id came earlier in the input[/]")
+    if summary.errors:
+        say(f"[yellow]{summary.errors} documents could not be predicted: ids and reasons in {summary.errors_file}[/]")
+    if summary.failed:
+        first = summary.failed[0]
+        say(f"[red]{len(summary.failed)} partitions failed (partition {first.index}: {first.error}); "
+            f"rerun the same command to retry them[/]")
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------- commands
@@ -170,42 +124,66 @@ def predict_command(
     files: list[Path] | None = typer.Argument(None, help="Text or JSON Lines files, or - for stdin"),
     model: Path | None = typer.Option(None, help="Model directory (default: $VNER_MODEL or the latest trained)"),
     output_format: str | None = typer.Option(
-        None, "--format", help=f"One of: {', '.join(FORMATS)} (default: table; jsonl with --corpus)"
+        None, "--format", help=f"One of: {', '.join(FORMATS)} (default: table); with --corpus: "
+        f"{' or '.join(CORPUS_FORMATS)} (default: jsonl if --out ends in .jsonl, else a Parquet dataset directory)"
     ),
-    out: Path | None = typer.Option(None, "--out", help="Write jsonl or html here instead of stdout"),
-    corpus: Path | None = typer.Option(
-        None, "--corpus", help="Predict every document of this corpus store into --out (JSON Lines); "
-        "documents already in --out are skipped, so an interrupted run can be resumed"
+    out: Path | None = typer.Option(
+        None, "--out", help="Write jsonl or html here instead of stdout; with --corpus: FILE.jsonl or a directory"
     ),
-    batch_size: int = typer.Option(BATCH_SIZE, min=1, help="Documents per model call with --corpus"),
-    max_chars: int = typer.Option(DEFAULT_MAX_CHARS, min=1, help="Refuse (with --corpus: skip) longer texts"),
+    corpus: list[Path] | None = typer.Option(
+        None, "--corpus", help="Predict every document of these JSON Lines or Parquet inputs (a file, a glob, a "
+        "directory; repeatable) into --out; rerunning the same command resumes after the finished partitions"
+    ),
+    engine: str | None = typer.Option(
+        None, help="With --corpus: local (this process) or dask (a local Dask cluster, or --scheduler's)"
+    ),
+    workers: int | None = typer.Option(
+        None, min=1, help="--engine dask: worker processes of the local cluster (default: cores / threads per worker)"
+    ),
+    threads_per_worker: int | None = typer.Option(
+        None, min=1, help="With --corpus: compute threads (BLAS, onnxruntime, torch) of each worker; default: "
+        "local: the libraries' own, local cluster: 1, --scheduler: each worker's Dask threads"
+    ),
+    partition_size: int = typer.Option(
+        DEFAULT_PARTITION_SIZE, min=1, help="With --corpus: documents per partition (the unit of work and of resuming)"
+    ),
+    scheduler: str | None = typer.Option(
+        None, help="With --corpus: run on the Dask cluster of this scheduler (tcp://HOST:8786); implies --engine dask"
+    ),
+    batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, min=1, help="Documents per model call with --corpus"),
+    max_chars: int = typer.Option(
+        DEFAULT_MAX_CHARS, min=1, help="Refuse longer texts (with --corpus: list them in the errors file)"
+    ),
 ) -> None:
-    """Print the entities found in articles, or predict a whole corpus store into a file."""
-    fmt = output_format or ("jsonl" if corpus else "table")
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
-    if corpus is not None:
+    """Print the entities found in articles, or predict a whole corpus into a file or Parquet dataset."""
+    if corpus:
         if files:
             raise typer.BadParameter("give either files or --corpus, not both", param_hint="--corpus")
-        if fmt != "jsonl":
-            raise typer.BadParameter("--corpus writes JSON Lines only", param_hint="--format")
+        if output_format is not None and output_format not in CORPUS_FORMATS:
+            raise typer.BadParameter("--corpus writes JSON Lines (jsonl) or Parquet (parquet)", param_hint="--format")
         if out is None:
-            raise typer.BadParameter("--corpus needs --out FILE.jsonl (the file to append to and resume from)",
+            raise typer.BadParameter("--corpus needs --out (FILE.jsonl, or a directory for Parquet)",
                                      param_hint="--out")
-    elif not files:
+        engine = engine or ("dask" if scheduler else "local")
+        if engine not in ENGINES:
+            raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
+        if engine == "local" and (workers or scheduler):
+            raise typer.BadParameter("--workers and --scheduler need --engine dask", param_hint="--engine")
+        if scheduler and workers:
+            raise typer.BadParameter("--workers starts a local cluster; the cluster of --scheduler has its own",
+                                     param_hint="--workers")
+        _predict_corpus(corpus, out, output_format, model, engine=engine, workers=workers, threads=threads_per_worker,
+                        scheduler=scheduler, partition_size=partition_size, batch_size=batch_size, max_chars=max_chars)
+        return
+    fmt = output_format or "table"
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    if not files:
         raise typer.BadParameter("give text or JSON Lines files, - for stdin, or --corpus STORE", param_hint="FILES")
     elif out is not None and fmt == "table":
         raise typer.BadParameter("--out works with --format jsonl or html", param_hint="--out")
     try:
         loaded = load_model(str(model) if model else None)
-        if corpus is not None:
-            counts = predict_corpus(corpus, out, loaded, batch_size, max_chars)
-            extra = f", {counts['too_long']} skipped as too long" if counts["too_long"] else ""
-            err_console.print(
-                f"{counts['predicted']} predicted, {counts['skipped']} already in {out}{extra} -> {out}",
-                highlight=False, soft_wrap=True,
-            )
-            return
         docs = _read_inputs(files or [])
         results = predict([d.text for d in docs], loaded, max_chars)
     except (OSError, IngestError, FormatError, ModelDirError, TextTooLongError) as exc:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from corpus.jsonl import read_documents, write_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.schema import load_schema
-from models import predict
+from models import load_model, predict
 from models.cli import register
 
 # The seed model fixture (conftest.py) is trained once per session.
@@ -109,35 +109,47 @@ def test_corpus_batch_mode_resumes(seed_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "predictions" / "entities.jsonl"
     ids = [d.id for d in SEEDS]
 
-    first = vner("predict", "--corpus", store, "--out", out, "--model", seed_model, "--batch-size", "2")
+    first = vner("predict", "--corpus", store, "--out", out, "--model", seed_model, "--batch-size", "2",
+                 "--partition-size", "2")
     assert first.exit_code == 0, first.output
     assert first.stdout == ""  # progress and summary go to stderr
-    assert "5 predicted, 0 already in" in first.stderr
+    assert "5 documents predicted in 3 partitions (0 of 3 done before" in first.stderr
     complete = out.read_text(encoding="utf-8")
     assert _ids(out) == ids
     records = [json.loads(line) for line in complete.splitlines()]
-    assert records[0] == {"id": SEEDS[0].id, "entities": predict(SEEDS[0].text, seed_model)}
+    version = load_model(seed_model).version
+    assert records[0] == {"id": SEEDS[0].id, "entities": predict(SEEDS[0].text, seed_model), "model": version}
 
-    # the last line lost: only that document is predicted again
-    lines = complete.splitlines(keepends=True)
-    out.write_text("".join(lines[:-1]), encoding="utf-8")
-    second = vner("predict", "--corpus", store, "--out", out, "--model", seed_model)
-    assert second.exit_code == 0, second.output
-    assert "1 predicted, 4 already in" in second.stderr
-    assert out.read_text(encoding="utf-8") == complete
-    assert len(_ids(out)) == len(set(_ids(out))) == len(ids)
-
-    # an interrupted write (half a line): the fragment is dropped and the document redone
-    out.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2], encoding="utf-8")
-    third = vner("predict", "--corpus", store, "--out", out, "--model", seed_model)
-    assert third.exit_code == 0, third.output
-    assert "1 predicted, 4 already in" in third.stderr and "incomplete last line" in third.stderr
+    # nothing left to do: the file stays as it is
+    again = vner("predict", "--corpus", store, "--out", out, "--model", seed_model, "--partition-size", "2")
+    assert again.exit_code == 0 and "0 documents predicted in 0 partitions (3 of 3 done before" in again.stderr
     assert out.read_text(encoding="utf-8") == complete
 
-    # nothing left to do
-    fourth = vner("predict", "--corpus", store, "--out", out, "--model", seed_model)
-    assert "0 predicted, 5 already in" in fourth.stderr
-    assert out.read_text(encoding="utf-8") == complete
+    # a file edited after the run is not silently mixed with new rows
+    out.write_text("".join(complete.splitlines(keepends=True)[:-1]), encoding="utf-8")
+    edited = vner("predict", "--corpus", store, "--out", out, "--model", seed_model, "--partition-size", "2")
+    assert edited.exit_code == 1 and "changed or removed after the job finished" in edited.stderr
+
+
+def test_corpus_mode_never_truncates_a_file_it_did_not_write(tmp_path: Path) -> None:
+    """Issue 12: `--out` naming an existing one-line gold file used to lose that line as an "incomplete" one."""
+    store = tmp_path / "corpus.jsonl"
+    write_documents(store, SEEDS[:2])
+    gold = tmp_path / "gold.jsonl"
+    gold.write_bytes(json.dumps(SEEDS[3].to_dict(), ensure_ascii=False).encode("utf-8"))  # no final newline
+    before = gold.read_bytes()
+    result = vner("predict", "--corpus", store, "--out", gold, "--model", "rules")
+    assert result.exit_code == 1
+    assert "gold.jsonl exists and was not written by `vner predict --corpus`" in result.stderr
+    assert "choose another --out" in result.stderr and "Traceback" not in result.output
+    assert gold.read_bytes() == before and not (tmp_path / "gold.jsonl.batch").exists()
+
+    directory = tmp_path / "mine"
+    directory.mkdir()
+    (directory / "notes.txt").write_text("keep")
+    refused = vner("predict", "--corpus", store, "--out", directory, "--model", "rules")
+    assert refused.exit_code == 1 and "was not written by" in refused.stderr
+    assert [p.name for p in directory.iterdir()] == ["notes.txt"]
 
 
 def test_corpus_mode_checks_its_options(seed_model: Path, tmp_path: Path) -> None:
