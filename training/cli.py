@@ -17,7 +17,7 @@ from models import load_model
 from models.card import ModelDirError
 from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE
 from training import ENGINES
-from training.evaluate import evaluate, scores_table
+from training.evaluate import evaluate, evaluate_relations, relations_table, scores_table
 from training.hf_train import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_PATIENCE
 from training.options import key_value
 from training.report import error_report_html, per_label_f1_png
@@ -95,21 +95,25 @@ def evaluate_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
     report: Path | None = typer.Option(None, help="Also write errors.html (each error in context) and f1.png here"),
 ) -> None:
-    """Score a model against gold spans (strict and partial match, per label)."""
+    """Score a model against gold spans (strict and partial match, per label) and relations where gold has them."""
     try:
         loaded = load_model(model)
         docs = read_gold(data, loaded.schema)
     except (OSError, FormatError, ModelDirError) as exc:
         fail(exc)
-    scores, _ = evaluate(loaded, docs)
+    scores, predicted = evaluate(loaded, docs)
+    relations = evaluate_relations(loaded.schema, docs, predicted)  # None without gold relations
     title = f"{loaded.path.name} on {data.name} ({len(docs)} documents)"
     if as_json:
-        print(json.dumps(scores.to_dict(), ensure_ascii=False))
+        extra = {"relations": relations.to_dict()} if relations else {}
+        print(json.dumps(scores.to_dict() | extra, ensure_ascii=False))
     else:
         console.print(scores_table(scores, title=title))
+        if relations:
+            console.print(relations_table(relations, title=f"relations: {title}"))
     if report:
         report.mkdir(parents=True, exist_ok=True)
-        (report / "errors.html").write_text(error_report_html(docs, scores, title), encoding="utf-8")
+        (report / "errors.html").write_text(error_report_html(docs, scores, title, relations), encoding="utf-8")
         per_label_f1_png(scores, loaded.schema, report / "f1.png", title)
         err_console.print(f"report -> {report / 'errors.html'}, {report / 'f1.png'}")
 
