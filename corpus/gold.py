@@ -17,6 +17,7 @@ from pathlib import Path
 
 from corpus.document import Document
 from corpus.jsonl import FormatError, LineError, iter_lines, parse_document
+from corpus.relations import relation_problems
 from corpus.schema import LabelSchema, load_schema
 from corpus.spans import validate_spans
 
@@ -51,7 +52,7 @@ def span_problems(doc: Document, schema: LabelSchema) -> list[str]:
     return [f"span {problem}" for problem in problems]
 
 
-CHECKS: list[DocumentCheck] = [span_problems]
+CHECKS: list[DocumentCheck] = [span_problems, relation_problems]
 
 
 def document_problems(doc: Document, schema: LabelSchema) -> list[str]:

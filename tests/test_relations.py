@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from corpus.document import Document, Relation, Span
+from corpus.gold import GoldError, read_gold
 from corpus.jsonl import FormatError, read_documents, write_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.relation_scoring import score_relations
@@ -157,3 +158,16 @@ def test_relation_problems_is_a_gold_check() -> None:
     old_model = LabelSchema("old", load_schema().labels)  # no relation types: checked against the default ones
     assert relation_problems(doc, old_model) == relation_problems(doc, load_schema())
     assert relation_problems(Document("b", TEXT, spans=[POST]), load_schema()) == []
+
+
+def test_gold_files_are_checked_for_relations(tmp_path: Path) -> None:
+    path = tmp_path / "gold.jsonl"
+    good = Document("a", TEXT, spans=[POST, NAME, YEAR, AREA], relations=[_link(NAME, POST, "HOLDS")])
+    bad = Document("b", TEXT, spans=[POST, NAME], relations=[_link(NAME, YEAR, "HOLDS")])
+    write_documents(path, [good, bad])
+    with pytest.raises(GoldError) as caught:
+        read_gold(path)
+    reason = "relation HOLDS [24:33] -> [43:51]: tail not a span of the document"
+    assert str(caught.value) == f"{path}:2: document b: {reason}"
+    write_documents(path, [good])
+    assert read_gold(path)[0].relations == good.relations
