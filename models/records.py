@@ -16,6 +16,7 @@ from typing import Any
 
 from corpus.document import Relation, Span
 from corpus.schema import LabelSchema, load_schema, with_default_relations
+from corpus.text import replace_lone_surrogates
 from models.relations import HOLDS, PERIOD, rule_relations
 from models.values import Value, parse_value
 
@@ -23,8 +24,8 @@ KINDS = {"TARGET": "target", "FIGURE": "achieved"}
 
 
 def clean(surface: str) -> str:
-    """NFC text on one line, single-spaced: how names and posts appear in the tables."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", surface)).strip()
+    """NFC text on one line, single-spaced, lone surrogates as U+FFFD: how names and posts appear in the tables."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", replace_lone_surrogates(surface)[0])).strip()
 
 
 @dataclass
@@ -126,7 +127,7 @@ def records_of(
     for span in spans:
         if span.label not in KINDS:
             continue
-        surface = text[span.start:span.end]
+        surface = replace_lone_surrogates(text[span.start:span.end])[0]  # as predict's entity "text"
         date = period_of.get((span.start, span.end))
         values.append(ValueRecord(
             span.start, span.end, surface, span.label, parse_value(clean(surface), span.label),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 import pytest
@@ -179,3 +180,12 @@ def test_mentions_of_one_name_merge_and_a_short_name_joins_its_full_name() -> No
 @pytest.mark.parametrize("entities", [[], [{"start": 0, "end": 3, "label": "UNIT", "text": "abc"}]])
 def test_records_of_text_without_people_or_values(entities: list) -> None:
     assert records_of("abc def.", entities).to_dict() == {"people": [], "values": []}
+
+
+def test_records_of_text_with_a_lone_surrogate_stay_utf8_encodable() -> None:
+    text = "Ông Lê Văn\ud800 A thu 12\ud800 tỷ đồng năm 2024."
+    spans = _spans(text, [("Lê Văn\ud800 A", "OFFICIAL"), ("12\ud800 tỷ đồng", "FIGURE"), ("năm 2024", "DATE")])
+    table = records_of(text, spans).to_dict()
+    assert table["people"][0]["name"] == "Lê Văn\ufffd A" and table["values"][0]["text"] == "12\ufffd tỷ đồng"
+    assert table["values"][0]["period"]["text"] == "năm 2024"
+    json.dumps(table, ensure_ascii=False).encode("utf-8")
