@@ -162,7 +162,8 @@ def main() -> None:
                 else learned_relations(classifier, d, spans, schema)
                 for d, spans in zip(dev_docs, entities)
             ]
-            table = score_relations(schema.relation_names, zip((d.relations for d in dev_docs), predicted)).to_dict()
+            gold = [d.relations or [] for d in dev_docs]
+            table = score_relations(schema.relation_names, zip(gold, predicted)).to_dict()
             rows.append({"entities": name, "method": method} | {k: round(v["f1"], 3) for k, v in table.items()})
             print(f"{name:18} {method:8} " + "  ".join(f"{k} F1 {v['f1']:.3f} (P {v['precision']:.3f} "
                                                      f"R {v['recall']:.3f})" for k, v in table.items()))
