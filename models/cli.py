@@ -220,14 +220,22 @@ def serve_command(
     max_body_mb: float = typer.Option(1.0, "--max-body-mb", min=0.001, help="Largest request body, in MiB"),
     max_chars: int = typer.Option(DEFAULT_MAX_CHARS, min=1, help="Longest text accepted, in characters"),
     log_level: str = typer.Option("info", help="uvicorn log level"),
+    workers: int | None = typer.Option(
+        None, min=1, help="Requests answered at once (default: 2; a model copy each unless the engine is thread-safe)"
+    ),
+    timeout: float | None = typer.Option(
+        None, min=0.1, help="Seconds a client has to send its request body (default: 30); a third for its headers"
+    ),
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET /model, docs at /docs."""
     import uvicorn
 
-    from models.service import MIB, create_app
+    from models.service import DEFAULT_BODY_TIMEOUT, DEFAULT_WORKERS, MIB, create_app, server_config
 
+    timeout = timeout or DEFAULT_BODY_TIMEOUT
     try:
-        app = create_app(str(model) if model else None, max_body_bytes=int(max_body_mb * MIB), max_chars=max_chars)
+        app = create_app(str(model) if model else None, max_body_bytes=int(max_body_mb * MIB), max_chars=max_chars,
+                         workers=workers or DEFAULT_WORKERS, body_timeout=timeout)
     except (OSError, ModelDirError) as exc:
         err_console.print(f"[red]cannot start: {exc}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
@@ -235,7 +243,7 @@ def serve_command(
         f"serving {app.state.model.path} on http://{host}:{port} (API docs: http://{host}:{port}/docs)",
         highlight=False, soft_wrap=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.Server(server_config(app, host, port, header_timeout=timeout / 3, log_level=log_level)).run()
 
 
 def bench_command(

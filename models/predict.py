@@ -50,7 +50,7 @@ def _predict_batch(originals: list[str], model: NerModel, max_chars: int) -> lis
     chunks: list[str] = []
     surrogates = sum(len(LONE_SURROGATE.findall(original)) for original in originals)
     if surrogates:
-        warnings.warn(f"{surrogates} lone surrogates (invalid Unicode) read as U+FFFD; offsets do not move",
+        warnings.warn(f"{surrogates} lone surrogate(s) (invalid Unicode) read as U+FFFD; offsets do not move",
                       InputWarning, stacklevel=3)
     for original in originals:
         text, offsets = normalize(original)

@@ -6,14 +6,21 @@ before the server starts) and run it with any ASGI server, e.g. ``uvicorn.run(cr
 * Request bodies larger than ``max_body_bytes`` are refused with 413 before any parsing; the
   limit is measured on the raw bytes, whether or not the client sent ``Content-Length``.
 * Every error is JSON: ``{"error": "<message>"}`` (422 adds ``"detail"``, a list of problems).
-* Engines are not assumed to be thread-safe: predictions run in a worker thread, one at a time
-  per model (a lock shared by every app using the same loaded model), so the event loop stays
-  free for ``/health`` and ``/model`` while a long text is being tagged.
+* Predictions run in worker threads on a pool of ``workers`` model instances (copies of the model
+  unless the engine says it is thread-safe; the first is the loaded model, guarded by a lock shared
+  by every app using it), so independent requests run side by side, a long text does not hold up
+  short ones, and the event loop stays free for ``/health`` and ``/model``.
+* Slow clients cannot hold the server: request headers must arrive within ``header_timeout``
+  (:func:`server_config`), the body within ``body_timeout`` seconds (else 408).
+* A lone surrogate in a text (JSON ``"\\ud800"``, not a character) is read as U+FFFD, offsets
+  unchanged, and the answer carries ``"warnings"``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import queue
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -22,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from corpus.text import LONE_SURROGATE
 from models.base import NerModel
 from models.loading import load_model
 from models.predict import DEFAULT_MAX_CHARS, TextTooLongError, predict
@@ -37,6 +46,9 @@ DEFAULT_MAX_BODY_BYTES = 1 * MIB
 # After the limit is passed, the rest of the body is read and thrown away (so the client sees the
 # 413 instead of a reset connection), but never more than this much.
 DRAIN_BYTES = 64 * MIB
+DEFAULT_WORKERS = 2  # model instances answering at once (copies cost memory unless the engine is thread-safe)
+DEFAULT_HEADER_TIMEOUT = 10.0  # seconds for a client to send its request line and headers
+DEFAULT_BODY_TIMEOUT = 30.0  # seconds for a client to send its body
 
 log = logging.getLogger("vner.service")
 
@@ -158,7 +170,7 @@ class ErrorResponse(BaseModel):
 class HealthResponse(BaseModel):
     status: str = "ok"
     engine: str
-    model: str
+    model: str = Field(description="Model version: <model name>@<created>")
 
 
 class LabelInfo(BaseModel):
@@ -175,8 +187,8 @@ class SplitMetrics(BaseModel):
 class ModelInfo(BaseModel):
     engine: str
     runtime: str = Field(description="What runs the model: spacy, torch, onnxruntime or rules")
-    version: str = Field(description="Model version: <model dir name>@<created>")
-    path: str = Field(description="The model directory the server loaded")
+    name: str = Field(description="The model's name (its directory's name, never the path)")
+    version: str = Field(description="Model version: <model name>@<created>")
     created: str | None = Field(None, description="When the model was trained (ISO 8601)")
     label_set: str = Field(description="Name of the label schema")
     labels: list[LabelInfo]
@@ -207,11 +219,15 @@ class BodyLimitMiddleware:
     The body is buffered (at most ``max_bytes``) and replayed to the app. Over the limit the rest
     is drained and discarded, up to :data:`DRAIN_BYTES`, so ordinary clients read the 413 instead of
     a broken connection; a client that announced ``Expect: 100-continue`` is answered at once.
+    A body not received within ``body_timeout`` seconds is answered with 408 and the connection closed.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int):
+    def __init__(
+        self, app: Callable[..., Awaitable[None]], max_bytes: int, body_timeout: float = DEFAULT_BODY_TIMEOUT
+    ):
         self.app = app
         self.max_bytes = max_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -225,19 +241,26 @@ class BodyLimitMiddleware:
             return
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body = message.get("body", b"")
-            size += len(body)
-            too_big = too_big or size > self.max_bytes
-            if not too_big:
-                chunks.append(body)
-            elif size > self.max_bytes + DRAIN_BYTES:
-                break
-            if not message.get("more_body", False):
-                break
+        received = False
+        with anyio.move_on_after(self.body_timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body = message.get("body", b"")
+                size += len(body)
+                too_big = too_big or size > self.max_bytes
+                if not too_big:
+                    chunks.append(body)
+                elif size > self.max_bytes + DRAIN_BYTES:
+                    break
+                if not message.get("more_body", False):
+                    break
+            received = True
+        if not received:
+            message = f"request body not received within {self.body_timeout:g} s"
+            await error_response(408, message, headers={"Connection": "close"})(scope, receive, send)
+            return
         if too_big:
             await self._refuse(scope, receive, send)
             return
@@ -271,27 +294,43 @@ def model_lock(model: NerModel) -> threading.Lock:
 
 
 class ModelRunner:
-    """Runs ``predict`` in a worker thread; one call at a time unless the engine says it is thread-safe."""
+    """Runs ``predict`` in worker threads on a pool of ``workers`` model instances.
 
-    def __init__(self, model: NerModel, max_chars: int):
+    A thread-safe engine (``thread_safe = True``) is shared by all threads; any other gets a copy
+    per worker (loaded from the same directory), each used by one thread at a time.
+    """
+
+    def __init__(self, model: NerModel, max_chars: int, workers: int = 1):
         self.model = model
         self.max_chars = max_chars
+        self.workers = max(1, workers)
         self.thread_safe = bool(getattr(model, "thread_safe", False))
-        self._lock = model_lock(model)
+        self._free: queue.SimpleQueue[NerModel] = queue.SimpleQueue()
+        for instance in [model] if self.thread_safe else [model] + [_copy(model) for _ in range(self.workers - 1)]:
+            self._free.put(instance)
         self._limiter: anyio.CapacityLimiter | None = None
 
     def _predict(self, texts: list[str], records: bool = False) -> list[Any]:
         if self.thread_safe:
             return predict(texts, self.model, self.max_chars, records=records)
-        with self._lock:
-            return predict(texts, self.model, self.max_chars, records=records)
+        instance = self._free.get()  # never waits: the limiter admits at most one thread per instance
+        try:
+            with model_lock(instance):
+                return predict(texts, instance, self.max_chars, records=records)
+        finally:
+            self._free.put(instance)
 
     async def __call__(self, texts: list[str], records: bool = False) -> list[Any]:
         if not texts:
             return []
         if self._limiter is None:  # created in the event loop; waiting requests then hold no thread
-            self._limiter = anyio.CapacityLimiter(4 if self.thread_safe else 1)
+            self._limiter = anyio.CapacityLimiter(max(4, self.workers) if self.thread_safe else self.workers)
         return await anyio.to_thread.run_sync(self._predict, texts, records, limiter=self._limiter)
+
+
+def _copy(model: NerModel) -> NerModel:
+    """Another instance of ``model``, loaded from its directory."""
+    return type(model)(model.path, model.meta, model.schema)  # type: ignore[call-arg]
 
 
 def model_info(model: NerModel, max_chars: int, max_body_bytes: int) -> ModelInfo:
@@ -309,8 +348,8 @@ def model_info(model: NerModel, max_chars: int, max_body_bytes: int) -> ModelInf
     return ModelInfo(
         engine=model.engine,
         runtime=model.runtime,
+        name=Path(model.path).resolve().name,
         version=model.version,
-        path=str(Path(model.path).resolve()),
         created=meta.get("created"),
         label_set=model.schema.name,
         labels=[LabelInfo(name=x.name, description=x.description, color=x.color) for x in model.schema.labels],
@@ -319,6 +358,71 @@ def model_info(model: NerModel, max_chars: int, max_body_bytes: int) -> ModelInf
         max_chars=max_chars,
         max_body_bytes=max_body_bytes,
     )
+
+
+def _surrogate_warnings(texts: list[str], single: bool) -> list[str]:
+    """A warning for each text holding lone surrogates (read as U+FFFD)."""
+    warnings = []
+    for index, text in enumerate(texts):
+        count = len(LONE_SURROGATE.findall(text))
+        if count:
+            where = "text" if single else f"texts[{index}]"
+            warnings.append(f"{where}: {count} lone surrogate(s) (invalid Unicode) read as U+FFFD; offsets unchanged")
+    return warnings
+
+
+def server_config(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    **options: Any,
+) -> uvicorn.Config:
+    """uvicorn settings for ``app``: a connection that has not sent a complete request line and
+    headers within ``header_timeout`` seconds of connecting (or of its previous answer) is closed."""
+    return uvicorn.Config(app, host=host, port=port, http=_header_timeout_protocol(header_timeout), **options)
+
+
+def _header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        """uvicorn's HTTP/1.1 protocol, closing connections that do not send their headers in time."""
+
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            waiting = self.cycle is None or self.cycle.response_complete
+            if waiting and self._header_timer is None:
+                self._arm()
+            super().data_received(data)
+            if self.cycle is not None and not self.cycle.response_complete:  # the headers are in
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(seconds, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _too_slow(self) -> None:
+            self._header_timer = None
+            if (self.cycle is None or self.cycle.response_complete) and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
 
 
 def _package_version() -> str:
@@ -386,13 +490,16 @@ def create_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_chars: int = DEFAULT_MAX_CHARS,
+    workers: int = DEFAULT_WORKERS,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> FastAPI:
     """The service for ``model`` (a model directory, a loaded model, or None for the default model).
 
-    The model is loaded here, so a missing or broken model raises (``ModelDirError``) at once.
+    The model is loaded here (``workers`` instances; see :class:`ModelRunner`), so a missing or
+    broken model raises (``ModelDirError``) at once.
     """
     loaded = load_model(model)
-    runner = ModelRunner(loaded, max_chars)
+    runner = ModelRunner(loaded, max_chars, workers)
     info = model_info(loaded, max_chars, max_body_bytes)
 
     app = FastAPI(
@@ -406,7 +513,7 @@ def create_app(
     )
     app.state.model = loaded
     app.state.runner = runner
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, body_timeout=body_timeout)
 
     install_error_handlers(app)
 
@@ -416,7 +523,7 @@ def create_app(
 
     @app.get("/health", response_model=HealthResponse, summary="Liveness: the model is loaded")
     async def health() -> HealthResponse:
-        return HealthResponse(engine=loaded.engine, model=info.path)
+        return HealthResponse(engine=loaded.engine, model=info.version)
 
     @app.get("/model", response_model=ModelInfo, summary="The loaded model: labels, scores, versions")
     async def model_endpoint() -> ModelInfo:
@@ -438,7 +545,10 @@ def create_app(
                 )
         results = await runner(texts, request.records)
         if request.text is not None:
-            return results[0] if request.records else {"entities": results[0]}
-        return {"results": results}
+            body = results[0] if request.records else {"entities": results[0]}
+        else:
+            body = {"results": results}
+        warnings = _surrogate_warnings(texts, single=request.text is not None)
+        return JSONResponse({**body, "warnings": warnings}) if warnings else body
 
     return app

@@ -20,10 +20,11 @@ from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.schema import load_schema
 from models import predict
 from models.card import ModelDirError, read_meta
-from models.service import create_app
+from models.service import create_app, server_config
 
 SEEDS = read_documents(BUNDLED_GOLD_FILE)
 MAX_CHARS = 100_000  # below the 1 MiB body limit, so "text too long" can be reached
+HEADER_TIMEOUT, BODY_TIMEOUT = 1.0, 2.0
 ENTITY_KEYS = ["start", "end", "label", "text", "score"]
 
 
@@ -34,8 +35,8 @@ def server(seed_model: Path) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(seed_model, max_chars=MAX_CHARS)
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
+    app = create_app(seed_model, max_chars=MAX_CHARS, workers=2, body_timeout=BODY_TIMEOUT)
+    config = server_config(app, header_timeout=HEADER_TIMEOUT, log_level="warning", timeout_graceful_shutdown=5)
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -75,15 +76,19 @@ def assert_json_error(response: httpx.Response, status: int, *words: str) -> dic
 def test_health(server: str, seed_model: Path) -> None:
     response = httpx.get(f"{server}/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "engine": "spacy", "model": str(seed_model.resolve())}
+    version = f"{seed_model.resolve().name}@{read_meta(seed_model)['created']}"
+    assert response.json() == {"status": "ok", "engine": "spacy", "model": version}
 
 
 def test_model_describes_labels_scores_versions(server: str, seed_model: Path) -> None:
     meta = read_meta(seed_model)
     info = httpx.get(f"{server}/model").json()
     assert info["engine"] == "spacy" and info["runtime"] == "spacy"
+    assert info["name"] == seed_model.resolve().name
     assert info["version"] == f"{seed_model.resolve().name}@{meta['created']}"
-    assert info["path"] == str(seed_model.resolve())
+    assert "path" not in info
+    for endpoint in ("model", "health", "openapi.json"):  # where the model lives is the operator's business
+        assert str(seed_model.resolve().parent) not in httpx.get(f"{server}/{endpoint}").text
     assert info["created"] == meta["created"]
     assert [label["name"] for label in info["labels"]] == list(load_schema().names)
     assert all(label["color"].startswith("#") and label["description"] for label in info["labels"])
@@ -219,3 +224,77 @@ def test_no_model_fails_at_once() -> None:
         create_app()
     with pytest.raises(ModelDirError, match="not a model directory"):
         create_app("/nonexistent/model")
+
+
+# ---------------------------------------------------------------- slow clients, long texts, invalid Unicode
+
+
+def _raw_connection(server: str) -> socket.socket:
+    host, port = server.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    """What the server sends until it closes the connection (the socket timeout fails the test)."""
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    return data
+
+
+def test_connections_that_send_nothing_or_half_the_headers_are_closed(server: str) -> None:
+    silent = [_raw_connection(server) for _ in range(50)]
+    halves = [_raw_connection(server) for _ in range(50)]
+    for conn in halves:
+        conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Ty")
+    started = time.monotonic()
+    assert post(server, {"text": SEEDS[0].text[:300]}).status_code == 200  # others are still answered
+    for conn in silent + halves:
+        assert _read_all(conn) == b""  # closed by the server, nothing answered
+        conn.close()
+    assert time.monotonic() - started < HEADER_TIMEOUT + 5
+
+
+def test_a_body_that_does_not_arrive_in_time_is_a_408(server: str) -> None:
+    conn = _raw_connection(server)
+    conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 100\r\n\r\n{\"text\": \"Huy")
+    started = time.monotonic()
+    answer = _read_all(conn).decode()
+    conn.close()
+    assert BODY_TIMEOUT - 0.5 < time.monotonic() - started < BODY_TIMEOUT + 5
+    assert answer.startswith("HTTP/1.1 408") and "connection: close" in answer.lower()
+    assert json.loads(answer.split("\r\n\r\n", 1)[1]) == {"error": "request body not received within 2 s"}
+
+
+def test_a_long_text_does_not_hold_up_short_ones(server: str) -> None:
+    long_text = ("\n\n".join(d.text for d in SEEDS) * 20)[:MAX_CHARS]
+    short = SEEDS[1].text[:800]
+    expected = post(server, {"text": short}).json()["entities"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        started = time.monotonic()
+        long_answer = pool.submit(post, server, {"text": long_text})
+        time.sleep(0.3)  # the long text is being tagged
+        answers = [post(server, {"text": short}) for _ in range(3)]
+        short_done = time.monotonic() - started
+        assert not long_answer.done(), "the long text was too quick to tell"
+        assert long_answer.result().status_code == 200
+        long_done = time.monotonic() - started
+    assert [a.json()["entities"] for a in answers] == [expected] * 3
+    print(f"3 short requests answered after {short_done:.2f} s, the long one after {long_done:.2f} s")
+
+
+def test_lone_surrogates_are_read_as_replacement_characters(server: str, seed_model: Path) -> None:
+    clean = SEEDS[0].text[:400]
+    cut = clean.index(" ", 200)
+    body = json.dumps({"text": clean[:cut] + " \ud800" + clean[cut:]})  # the escape "\ud800" on the wire
+    assert "\\ud800" in body
+    response = post(server, content=body.encode())
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["warnings"] == ["text: 1 lone surrogate(s) (invalid Unicode) read as U+FFFD; offsets unchanged"]
+    replaced = clean[:cut] + " \ufffd" + clean[cut:]
+    assert answer["entities"] == predict(replaced, seed_model)
+    batch = post(server, content=json.dumps({"texts": [clean, "x\udc00"]}).encode()).json()
+    assert batch["warnings"] == ["texts[1]: 1 lone surrogate(s) (invalid Unicode) read as U+FFFD; offsets unchanged"]
+    assert "warnings" not in post(server, {"text": clean}).json()
