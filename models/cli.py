@@ -74,9 +74,10 @@ def _html(docs: list[Document], results: list[list[dict]], model: NerModel) -> s
 
 def _predict_corpus(inputs: list[Path], out: Path, fmt: str | None, model: Path | None, *, engine: str,
                     workers: int | None, threads: int | None, scheduler: str | None, partition_size: int,
-                    batch_size: int, max_chars: int) -> None:
+                    batch_size: int, max_chars: int, records: bool) -> None:
     """``vner predict --corpus``: the partitioned batch job, in this process or on Dask; exits on failure."""
-    from models.batch import BatchError, BatchJob, LocalRunner, model_ref, run_batch
+    from models.batch import BatchJob, LocalRunner, model_ref, run_batch
+    from models.batch_output import BatchError
 
     fmt = fmt or ("jsonl" if out.suffix.lower() in (".jsonl", ".ndjson") else "parquet")
 
@@ -93,15 +94,15 @@ def _predict_corpus(inputs: list[Path], out: Path, fmt: str | None, model: Path 
             runner = LocalRunner(ref, threads)
         with progress_bar() as bar:
             task = bar.add_task("partitions", total=None, visible=False)
-            summary = run_batch(inputs, out, BatchJob(ref, fmt, batch_size, max_chars), runner, partition_size,
+            summary = run_batch(inputs, out, BatchJob(ref, fmt, batch_size, max_chars, records), runner,
+                                partition_size,
                                 progress=lambda done, total: bar.update(task, completed=done, total=total,
                                                                         visible=True))
     except KeyboardInterrupt:
         say(f"[yellow]interrupted: finished partitions are kept in {out}; rerun the same command to resume[/]")
         raise typer.Exit(130) from None
     except (OSError, FormatError, ModelDirError, BatchError) as exc:
-        say(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
+        fail(exc)
     rate = f", {summary.words / summary.seconds:,.0f} words/s" if summary.predicted else ""
     say(f"{summary.rows} documents predicted in {summary.predicted} partitions ({summary.done_before} of "
         f"{summary.partitions} done before; {summary.seconds:.1f} s with {summary.startup_seconds:.1f} s of "
@@ -112,9 +113,8 @@ def _predict_corpus(inputs: list[Path], out: Path, fmt: str | None, model: Path 
         say(f"[yellow]{summary.errors} documents could not be predicted: ids and reasons in {summary.errors_file}[/]")
     if summary.failed:
         first = summary.failed[0]
-        say(f"[red]{len(summary.failed)} partitions failed (partition {first.index}: {first.error}); "
-            f"rerun the same command to retry them[/]")
-        raise typer.Exit(1)
+        fail(f"{len(summary.failed)} partitions failed (partition {first.index}: {first.error}); "
+             f"rerun the same command to retry them", code=1)
 
 
 # ---------------------------------------------------------------- commands
@@ -154,6 +154,10 @@ def predict_command(
     max_chars: int = typer.Option(
         DEFAULT_MAX_CHARS, min=1, help="Refuse longer texts (with --corpus: list them in the errors file)"
     ),
+    records: bool = typer.Option(
+        False, "--records", help="Also HOLDS/PERIOD relations and records (people, values) of each document: two more "
+        "tables, or \"relations\" and \"records\" fields (jsonl, --corpus)"
+    ),
 ) -> None:
     """Print the entities found in articles, or predict a whole corpus into a file or Parquet dataset."""
     if corpus:
@@ -173,7 +177,8 @@ def predict_command(
             raise typer.BadParameter("--workers starts a local cluster; the cluster of --scheduler has its own",
                                      param_hint="--workers")
         _predict_corpus(corpus, out, output_format, model, engine=engine, workers=workers, threads=threads_per_worker,
-                        scheduler=scheduler, partition_size=partition_size, batch_size=batch_size, max_chars=max_chars)
+                        scheduler=scheduler, partition_size=partition_size, batch_size=batch_size, max_chars=max_chars,
+                        records=records)
         return
     fmt = output_format or "table"
     if fmt not in FORMATS:

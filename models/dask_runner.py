@@ -18,16 +18,9 @@ from typing import Any
 from distributed import Client, LocalCluster, as_completed
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from models.batch import (
-    THREAD_ENV_VARS,
-    BatchError,
-    BatchJob,
-    PartFailure,
-    Partition,
-    PartResult,
-    configure_threads,
-    run_partition,
-)
+from models.batch import THREAD_ENV_VARS, BatchJob, PartFailure, PartResult, configure_threads, run_partition
+from models.batch_input import Partition
+from models.batch_output import BatchError
 from models.loading import load_model
 
 PLUGIN_NAME = "vner-model"

@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 from corpus.jsonl import read_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from models import predict
-from models.batch import BatchError, BatchJob, LocalRunner, model_ref, read_output, run_batch
+from models.batch import BatchJob, LocalRunner, model_ref, run_batch
+from models.batch_output import BatchError, read_output
 from models.cli import register
 from models.dask_runner import DaskRunner
 
@@ -200,6 +201,23 @@ def test_documents_that_raise_go_to_the_errors_file_and_the_job_goes_on(tmp_path
     assert ids == [r["id"] for r in records[:-1]] + ["fine"]
 
 
+def test_records_rows_are_predict_with_records_in_both_formats(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    records = write_corpus(corpus, copies=1)
+    rows = {}
+    for fmt, out in (("jsonl", tmp_path / "out.jsonl"), ("parquet", tmp_path / "out")):
+        summary = run_batch([corpus], out, BatchJob(RULES, fmt, records=True), LocalRunner(RULES), partition_size=2)
+        assert summary.complete
+        rows[fmt] = read_output(out, fmt)
+    assert rows["jsonl"] == rows["parquet"]
+    for row, record in zip(rows["jsonl"], records, strict=True):
+        expected = predict(record["text"], RULES, records=True)
+        assert row == {"id": record["id"], **expected, "model": summary.model}
+    assert sum(len(r["records"]["values"]) for r in rows["jsonl"]) > 10
+    with pytest.raises(BatchError, match="records"):  # a job with records cannot resume one without
+        run_batch([corpus], tmp_path / "out", BatchJob(RULES, "parquet"), LocalRunner(RULES), partition_size=2)
+
+
 def test_inputs_globs_directories_parquet_and_repeated_ids(tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = write_corpus(data / "a.jsonl", copies=1)
@@ -218,7 +236,7 @@ def test_inputs_globs_directories_parquet_and_repeated_ids(tmp_path: Path) -> No
     assert ids == [r["id"] for r in first] + ["p-1"]
 
     (data / "a.jsonl").write_text((data / "a.jsonl").read_text() + '{"id": "x", "text": 1, "oops"\n')
-    with pytest.raises(Exception, match=r"a\.jsonl:6: not a document"):
+    with pytest.raises(Exception, match=r"a\.jsonl:6: not JSON \(Expecting ':' delimiter: line 1"):
         run_batch([data / "a.jsonl"], tmp_path / "bad.jsonl", job, LocalRunner(RULES))
     with pytest.raises(Exception, match="no .jsonl, .ndjson or .parquet files"):
         run_batch([tmp_path / "nothing-*.jsonl"], tmp_path / "none.jsonl", job, LocalRunner(RULES))

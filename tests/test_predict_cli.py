@@ -128,7 +128,7 @@ def test_corpus_batch_mode_resumes(seed_model: Path, tmp_path: Path) -> None:
     # a file edited after the run is not silently mixed with new rows
     out.write_text("".join(complete.splitlines(keepends=True)[:-1]), encoding="utf-8")
     edited = vner("predict", "--corpus", store, "--out", out, "--model", seed_model, "--partition-size", "2")
-    assert edited.exit_code == 1 and "changed or removed after the job finished" in edited.stderr
+    assert edited.exit_code == 2 and "changed or removed after the job finished" in edited.stderr
 
 
 def test_corpus_mode_never_truncates_a_file_it_did_not_write(tmp_path: Path) -> None:
@@ -139,7 +139,7 @@ def test_corpus_mode_never_truncates_a_file_it_did_not_write(tmp_path: Path) -> 
     gold.write_bytes(json.dumps(SEEDS[3].to_dict(), ensure_ascii=False).encode("utf-8"))  # no final newline
     before = gold.read_bytes()
     result = vner("predict", "--corpus", store, "--out", gold, "--model", "rules")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "gold.jsonl exists and was not written by `vner predict --corpus`" in result.stderr
     assert "choose another --out" in result.stderr and "Traceback" not in result.output
     assert gold.read_bytes() == before and not (tmp_path / "gold.jsonl.batch").exists()
@@ -148,7 +148,7 @@ def test_corpus_mode_never_truncates_a_file_it_did_not_write(tmp_path: Path) -> 
     directory.mkdir()
     (directory / "notes.txt").write_text("keep")
     refused = vner("predict", "--corpus", store, "--out", directory, "--model", "rules")
-    assert refused.exit_code == 1 and "was not written by" in refused.stderr
+    assert refused.exit_code == 2 and "was not written by" in refused.stderr
     assert [p.name for p in directory.iterdir()] == ["notes.txt"]
 
 
