@@ -12,7 +12,7 @@ from models.card import META_FILE, ModelDirError, read_meta, schema_of
 
 MODEL_ENV = "VNER_MODEL"
 LATEST_FILE = "LATEST"
-RULES_ENGINE = "rules"  # load_model("rules"): models/rules_engine.py
+RULES_ENGINE = "rules"  # load_model("rules"): models/rules/
 
 _cache: dict[tuple[Path, int], NerModel] = {}
 _lock = threading.Lock()
@@ -50,7 +50,7 @@ def _engine_class(engine: str, runtime: str | None = None) -> type[NerModel]:
 
         return HFModel
     if engine == RULES_ENGINE:
-        from models.rules_engine import RulesModel
+        from models.rules import RulesModel
 
         return RulesModel
     raise ModelDirError(f"unknown engine {engine!r}")
@@ -61,7 +61,7 @@ def load_model(model: str | Path | NerModel | None = None) -> NerModel:
     if isinstance(model, NerModel):
         return model
     if isinstance(model, str) and model == RULES_ENGINE:  # the rule-based pre-annotator: no directory
-        from models.rules_engine import load_rules_model
+        from models.rules import load_rules_model
 
         return load_rules_model()
     path = Path(model) if model is not None else default_model_dir()

@@ -49,7 +49,7 @@ def input_maxima(model, names: list[str], feeds: Iterable[dict[str, np.ndarray]]
     del probe
     maxima: dict[str, np.ndarray] = {}
     for feed in feeds:
-        for name, value in zip(names, session.run(names, feed)):
+        for name, value in zip(names, session.run(names, feed), strict=True):
             current = np.abs(value.reshape(-1, value.shape[-1])).max(axis=0)
             maxima[name] = current if name not in maxima else np.maximum(maxima[name], current)
     if not maxima:

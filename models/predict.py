@@ -118,5 +118,5 @@ def predict(text, model=None, max_chars=DEFAULT_MAX_CHARS, records=False):
     if records:
         from models.records import with_records
 
-        results = [with_records(t, entities, loaded.schema) for t, entities in zip(texts, results)]
+        results = [with_records(t, entities, loaded.schema) for t, entities in zip(texts, results, strict=True)]
     return results[0] if isinstance(text, str) else results

@@ -154,5 +154,5 @@ def _batch_records(
     for doc in batch:
         if len(doc.text) > max_chars and on_skip:
             on_skip(doc, f"{len(doc.text):,} characters; the limit is {max_chars:,}")
-    for doc, result in zip(fitting, predict([d.text for d in fitting], model, max_chars, records=True)):
+    for doc, result in zip(fitting, predict([d.text for d in fitting], model, max_chars, records=True), strict=True):
         yield doc.id, result["records"]

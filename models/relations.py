@@ -164,7 +164,7 @@ def _parenthesis(text: str, pos: int, start: int, end: int) -> tuple[int, int] |
 
 
 def _periods(text: str, spans: Sequence[Span], sentence: _Sentences, value_labels: set[str]) -> list[Relation]:
-    bounds = list(zip([0] + sentence.ends, sentence.ends + [len(text)]))
+    bounds = list(zip([0] + sentence.ends, sentence.ends + [len(text)], strict=True))
     periods: dict[int, list[Span]] = {}
     for span in spans:
         if span.label == "DATE":

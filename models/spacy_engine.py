@@ -76,7 +76,7 @@ class SpacyModel(NerModel):
         """Runs the pipeline line by line (as it was trained) and shifts spans back into each text."""
         lines = [(i, start, text[start:end]) for i, text in enumerate(texts) for start, end in paragraph_bounds(text)]
         found: list[list[Span]] = [[] for _ in texts]
-        for (i, offset, _), doc in zip(lines, self.nlp.pipe(line for _, _, line in lines)):
+        for (i, offset, _), doc in zip(lines, self.nlp.pipe(line for _, _, line in lines), strict=True):
             found[i] += [
                 Span(ent.start_char + offset, ent.end_char + offset, ent.label_)
                 for ent in doc.ents

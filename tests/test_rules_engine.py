@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import pairwise
 
 import pytest
 
@@ -15,7 +16,7 @@ from corpus.scoring import score
 from corpus.spans import EDGE_PUNCTUATION
 from models import load_model, predict
 from models.loading import _engine_class
-from models.rules_engine import (
+from models.rules import (
     DATA_DIR,
     Candidate,
     Rules,
@@ -218,7 +219,7 @@ def test_spans_are_trimmed_flat_and_scored(rules):
     found = rules.spans(text)
     confidences = read_confidences()
     assert found
-    for a, b in zip(found, found[1:]):
+    for a, b in pairwise(found):
         assert a.end <= b.start
     for span in found:
         surface = text[span.start:span.end]
@@ -306,6 +307,15 @@ def test_zero_width_characters_and_a_bom_do_not_change_the_entities():
     assert found[1]["text"] == "Huyện ủy Hậu\u200d Lộc"  # the BOM before it stays outside
 
 
+def test_an_engine_that_answers_for_fewer_texts_fails_loudly():
+    class Misaligned(RulesModel):
+        def predict_normalized(self, texts):
+            return super().predict_normalized(texts)[1:]
+
+    with pytest.raises(RuntimeError, match="returned 1 results for 2 texts"):
+        predict(["Năm 2024 có 3 dự án.", "Huyện ủy Hậu Lộc họp."], Misaligned())
+
+
 def test_predict_a_batch_and_empty_text():
     assert predict(["", "Năm 2024 có 3 dự án."], "rules") == [
         [],
@@ -324,23 +334,16 @@ def _scores(path):
     docs = read_documents(path)
     found = predict([doc.text for doc in docs], "rules")
     pred = [[Span(e["start"], e["end"], e["label"]) for e in doc_found] for doc_found in found]
-    return score(load_schema().names, zip((doc.spans for doc in docs), pred))
+    return score(load_schema().names, zip((doc.spans for doc in docs), pred, strict=True))
 
 
-def test_floor_on_the_bundled_seeds():
-    """Measured: FIGURE 0.88, DATE 0.98, POSITION 0.95, UNIT 0.92, micro 0.92 (F1)."""
-    scores = _scores(BUNDLED_GOLD_FILE)
+def test_floor_on_the_dev_gold(shared):
+    """Measured on dev.jsonl (28 articles), which the rules were not developed on: micro F1 0.802
+    (P 0.863, R 0.748); OFFICIAL 0.963, DATE 0.944, POSITION 0.819, FIGURE 0.805, UNIT 0.797,
+    LOCATION 0.699; TARGET 0 (no rules). Floors sit 2-3 points below."""
+    scores = _scores(shared / "gold" / "dev.jsonl")
     per_label = scores.per_label()
-    assert per_label["FIGURE"]["f1"] >= 0.80
-    assert per_label["DATE"]["f1"] >= 0.90
-    assert per_label["POSITION"]["f1"] >= 0.85
-    assert per_label["UNIT"]["f1"] >= 0.85
-    assert scores.micro()["f1"] >= 0.85
-
-
-def test_floor_on_the_shared_training_gold(shared):
-    """Measured on train.jsonl: micro F1 0.87 (P 0.90, R 0.84); the rules were developed on it."""
-    scores = _scores(shared / "gold" / "train.jsonl")
-    assert scores.micro()["f1"] >= 0.82
-    assert scores.micro()["precision"] >= 0.85
-    assert scores.per_label()["DATE"]["f1"] >= 0.92
+    assert scores.micro()["f1"] >= 0.78
+    assert scores.micro()["precision"] >= 0.84
+    floors = {"OFFICIAL": 0.94, "DATE": 0.92, "POSITION": 0.79, "FIGURE": 0.78, "UNIT": 0.77, "LOCATION": 0.67}
+    assert {label: per_label[label]["f1"] >= floor for label, floor in floors.items()} == dict.fromkeys(floors, True)
