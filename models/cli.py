@@ -23,6 +23,7 @@ from models.card import ModelDirError
 from models.loading import load_model
 from models.onnx_export import DEFAULT_OPSET
 from models.predict import DEFAULT_MAX_CHARS, TextTooLongError, predict
+from models.records_cli import records_command, records_tables
 
 FORMATS = ("table", "jsonl", "html")
 CORPUS_FORMATS = ("jsonl", "parquet")  # of models/batch.py
@@ -187,20 +188,24 @@ def predict_command(
         raise typer.BadParameter("give text or JSON Lines files, - for stdin, or --corpus STORE", param_hint="FILES")
     elif out is not None and fmt == "table":
         raise typer.BadParameter("--out works with --format jsonl or html", param_hint="--out")
+    if records and fmt == "html":
+        raise typer.BadParameter("--records works with --format table or jsonl", param_hint="--records")
     try:
         loaded = load_model(str(model) if model else None)
         docs = _read_inputs(files or [])
-        results = predict([d.text for d in docs], loaded, max_chars)
+        results = predict([d.text for d in docs], loaded, max_chars, records=records)
     except (OSError, IngestError, FormatError, ModelDirError, TextTooLongError) as exc:
         fail(exc)
     if fmt == "html":
         _write(_html(docs, results, loaded), out)
     elif fmt == "jsonl":
-        _write("".join(json.dumps({"id": d.id, "entities": e}, ensure_ascii=False) + "\n"
+        _write("".join(json.dumps({"id": d.id} | (e if records else {"entities": e}), ensure_ascii=False) + "\n"
                        for d, e in zip(docs, results)), out, newline=False)
     else:
-        for doc, entities in zip(docs, results):
-            console.print(_table(doc, entities))
+        for doc, answer in zip(docs, results):
+            console.print(_table(doc, answer["entities"] if records else answer))
+            for table in records_tables(doc, answer) if records else []:
+                console.print(table)
 
 
 def _write(text: str, out: Path | None, newline: bool = True) -> None:
@@ -315,3 +320,4 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
     app.command("bench")(bench_command)
     app.command("export-onnx")(export_onnx_command)
+    app.command("records")(records_command)
