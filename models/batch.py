@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from corpus.document import Document
 from models.batch_input import Partition, RowError, input_files, plan_partitions, read_partition
 from models.batch_output import JSON_COLUMNS, BatchError, BatchOutput
+from models.card import read_meta
 from models.hf_engine import THREADS_ENV
 from models.loading import RULES_ENGINE, default_model_dir, load_model
 from models.predict import DEFAULT_MAX_CHARS, predict
@@ -49,10 +50,12 @@ class BatchJob:
 
 
 def model_ref(model: str | Path | None) -> str:
-    """What workers load: ``rules``, or the model directory as an absolute path (default: the latest model)."""
+    """What workers load: ``rules``, or a checked model directory as an absolute path (default: the latest)."""
     if model is not None and str(model) == RULES_ENGINE:
         return RULES_ENGINE
-    return str((Path(model) if model is not None else default_model_dir()).resolve())
+    path = (Path(model) if model is not None else default_model_dir()).resolve()
+    read_meta(path)  # a ModelDirError here, before any worker starts
+    return str(path)
 
 
 # ---------------------------------------------------------------- one partition (runs on a worker)

@@ -92,7 +92,11 @@ class DaskRunner:
             self.say(f"Dask LocalCluster: {workers} workers x {threads} threads")
         if self.client.dashboard_link:
             self.say(f"Dask dashboard: {self.client.dashboard_link}")
-        self.client.register_plugin(ModelPlugin(self.model, threads), name=PLUGIN_NAME)
+        try:
+            self.client.register_plugin(ModelPlugin(self.model, threads), name=PLUGIN_NAME)
+        except Exception as exc:  # noqa: BLE001 - whatever the worker raised, said in one line
+            raise BatchError(f"a Dask worker could not load the model {self.model}: {type(exc).__name__}: {exc}") \
+                from exc
 
     def __exit__(self, *exc: object) -> None:
         try:

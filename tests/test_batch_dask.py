@@ -21,7 +21,7 @@ import typer
 from distributed import Client, LocalCluster
 from typer.testing import CliRunner
 
-from corpus.jsonl import read_documents
+from corpus.jsonl import FormatError, read_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from models import predict
 from models.batch import BatchJob, LocalRunner, model_ref, run_batch
@@ -236,9 +236,9 @@ def test_inputs_globs_directories_parquet_and_repeated_ids(tmp_path: Path) -> No
     assert ids == [r["id"] for r in first] + ["p-1"]
 
     (data / "a.jsonl").write_text((data / "a.jsonl").read_text() + '{"id": "x", "text": 1, "oops"\n')
-    with pytest.raises(Exception, match=r"a\.jsonl:6: not JSON \(Expecting ':' delimiter: line 1"):
+    with pytest.raises(FormatError, match=r"a\.jsonl:6: not JSON \(Expecting ':' delimiter: line 1"):
         run_batch([data / "a.jsonl"], tmp_path / "bad.jsonl", job, LocalRunner(RULES))
-    with pytest.raises(Exception, match="no .jsonl, .ndjson or .parquet files"):
+    with pytest.raises(FormatError, match="no .jsonl, .ndjson or .parquet files"):
         run_batch([tmp_path / "nothing-*.jsonl"], tmp_path / "none.jsonl", job, LocalRunner(RULES))
 
 
@@ -279,3 +279,9 @@ def test_cli_local_cluster_and_local_engine_write_the_same_file(tmp_path: Path) 
             assert "Dask LocalCluster: 2 workers x 1 threads" in result.stderr
             assert "Dask dashboard: http://" in result.stderr
     assert outputs["local"] == outputs["dask"] and outputs["local"].count(b"\n") == len(records)
+
+    started = time.monotonic()  # a model directory that is not one: said before any cluster starts
+    bad = CliRunner().invoke(app, ["predict", "--corpus", str(corpus), "--out", str(tmp_path / "x.jsonl"),
+                                   "--model", str(tmp_path), "--engine", "dask"], catch_exceptions=False)
+    assert bad.exit_code == 2 and "is not a model directory" in bad.stderr and "Dask" not in bad.stderr
+    assert time.monotonic() - started < 2 and not (tmp_path / "x.jsonl.batch").exists()
