@@ -12,6 +12,8 @@ from models.card import META_FILE, ModelDirError, read_meta, schema_of
 
 MODEL_ENV = "VNER_MODEL"
 LATEST_FILE = "LATEST"
+# The model shipped with the project (spaCy, trained on all gold; `make default-model` rebuilds it).
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parent / "data" / "default-model"
 RULES_ENGINE = "rules"  # load_model("rules"): models/rules/
 
 _cache: dict[tuple[Path, int], NerModel] = {}
@@ -24,12 +26,14 @@ def latest_pointer() -> Path:
 
 
 def default_model_dir() -> Path:
-    """``$VNER_MODEL``, else the model ``vner train`` wrote last."""
+    """``$VNER_MODEL``, else the default model ``vner train`` recorded, else the bundled model."""
     if os.environ.get(MODEL_ENV):
         return Path(os.environ[MODEL_ENV])
     pointer = latest_pointer()
     if pointer.is_file():
         return Path(pointer.read_text(encoding="utf-8").strip())
+    if (BUNDLED_MODEL_DIR / META_FILE).is_file():
+        return BUNDLED_MODEL_DIR
     raise ModelDirError(
         f"no model given and no default model: train one with `vner train`, "
         f"pass --model DIR, or set {MODEL_ENV}=DIR"

@@ -16,9 +16,16 @@ from corpus.schema import load_schema
 from models import load_model
 from models.card import ModelDirError
 from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE
-from training import ENGINES
+from training import ENGINES, PROMOTE
 from training.evaluate import evaluate, evaluate_relations, relations_table, scores_table
-from training.hf_train import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_PATIENCE
+from training.hf_train import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EPOCHS,
+    DEFAULT_LR,
+    DEFAULT_PATIENCE,
+    DEFAULT_PRECISION,
+    PRECISIONS,
+)
 from training.options import key_value
 from training.report import error_report_html, per_label_f1_png
 from training.sampling import DEFAULT_RARE_REPEATS
@@ -38,7 +45,7 @@ def train_command(
     engine: str = typer.Option("spacy", help=f"One of: {', '.join(ENGINES)}"),
     out: Path | None = typer.Option(None, help="Model directory (default: $VNER_HOME/models/ENGINE-TIME)"),
     labels: Path | None = typer.Option(None, help="Label schema JSON (default: $VNER_LABELS or the bundled set)"),
-    max_epochs: int = typer.Option(30, help="spacy: stop after this many epochs"),
+    max_epochs: int | None = typer.Option(None, help="spacy: epochs (default: training/configs/spacy_ner.cfg)"),
     tokens: str = typer.Option("syllable", help="spacy: tokens, 'syllable' (exact spans) or 'pyvi' (words)"),
     spacy_set: list[str] = typer.Option(
         [], "--spacy-set", help="spacy: config override KEY=VALUE, e.g. components.ner.model.hidden_width=128",
@@ -63,28 +70,37 @@ def train_command(
     ),
     patience: int = typer.Option(DEFAULT_PATIENCE, help="transformers: stop after this many epochs without a better "
                                                        "dev F1 (0: never stop early)"),
+    precision: str = typer.Option(DEFAULT_PRECISION, help=f"transformers: {' or '.join(PRECISIONS)} (bf16: CPU "
+                                                          "autocast for forward and backward, fp32 weights)"),
+    freeze_layers: int = typer.Option(0, help="transformers: also freeze the embeddings block and this many lower "
+                                              "encoder layers"),
+    promote: str = typer.Option("if-better", help=f"Make the new model the default: {', '.join(PROMOTE)} (if-better: "
+                                                  "unless the current default scores higher on this dev file)"),
 ) -> None:
     """Train a model on gold data and score it on dev."""
     if engine not in ENGINES:
         raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
+    if promote not in PROMOTE:
+        raise typer.BadParameter(f"choose one of {', '.join(PROMOTE)}", param_hint="--promote")
+    if precision not in PRECISIONS:
+        raise typer.BadParameter(f"choose one of {', '.join(PRECISIONS)}", param_hint="--precision")
     schema = load_schema(labels)
-    if not any(doc.spans for doc in read_gold(train, schema)):  # checked before any output is written
-        raise FormatError(f"{train}: no entity spans to learn from")
-    read_gold(dev, schema)
     out_dir = out or models_dir() / f"{engine}-{datetime.now():%Y%m%d-%H%M%S}"
     if engine == "transformers":
         options = {
             "backbone": backbone, "epochs": epochs, "lr": lr, "batch_size": batch_size, "max_length": max_length,
             "stride": stride, "freeze_embeddings": freeze_embeddings, "threads": threads, "seed": seed,
-            "patience": patience or None, "rare_repeats": rare_repeats,
+            "patience": patience or None, "rare_repeats": rare_repeats, "precision": precision,
+            "freeze_layers": freeze_layers,
         }
     else:
         options = {"max_epochs": max_epochs, "seed": seed, "tokens": tokens, "rare_repeats": rare_repeats,
                    "overrides": _overrides(spacy_set)}
     from training.run import train_model  # spaCy and torch load only when training
 
-    meta = train_model(engine, schema, train, dev, out_dir, **options)
+    meta = train_model(engine, schema, train, dev, out_dir, promote=promote, **options)
     err_console.print(meta["alignment"])
+    err_console.print(meta["default"])
     dev_scores = meta["metrics"]["dev"]["micro"]
     console.print(f"model -> {out_dir}  (dev micro F1 {dev_scores['f1']:.3f}, {meta['training']['seconds']} s)")
 

@@ -15,7 +15,6 @@ import functools
 import json
 import math
 import random
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.document import Document
+from corpus.files import staged_dir
 from corpus.schema import LabelSchema
 from corpus.scoring import score
 from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, ENGINE, HF_DIR, HFModel, WindowEncoder
@@ -34,6 +34,8 @@ DEFAULT_EPOCHS = 4
 DEFAULT_LR = 2e-4
 DEFAULT_BATCH_SIZE = 8
 DEFAULT_PATIENCE = 3
+PRECISIONS = ("fp32", "bf16")  # bf16: forward and backward under CPU autocast; weights and optimizer stay fp32
+DEFAULT_PRECISION = "bf16"
 WARMUP_RATIO = 0.1
 WEIGHT_DECAY = 0.01
 MAX_GRAD_NORM = 1.0
@@ -91,6 +93,18 @@ def _optimizer(model: Any, lr: float, weight_decay: float):
         (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=lr)
+
+
+def _freeze_lower_layers(model: Any, n: int) -> None:
+    """Stop gradients into the embeddings block and the first ``n`` encoder layers (no backward through them)."""
+    if n <= 0:
+        return
+    base = getattr(model, model.base_model_prefix)
+    layers = base.encoder.layer
+    if n > len(layers):
+        raise ValueError(f"freeze_layers {n} exceeds the backbone's {len(layers)} layers")
+    for module in (base.embeddings, *layers[:n]):
+        module.requires_grad_(False)
 
 
 def dev_f1(model: HFModel, docs: Sequence[Document]) -> float:
@@ -166,6 +180,8 @@ def train_hf(
     weight_decay: float = WEIGHT_DECAY,
     max_steps: int | None = None,
     rare_repeats: int = DEFAULT_RARE_REPEATS,
+    precision: str = DEFAULT_PRECISION,
+    freeze_layers: int = 0,
     progress: bool = True,
 ) -> HFTrainResult:
     """Fine-tune ``backbone`` (a local directory or hub id; default: the converted multilingual-e5-small).
@@ -189,6 +205,8 @@ def train_hf(
 
     if epochs < 1 or batch_size < 1 or rare_repeats < 1 or lr <= 0:
         raise ValueError("epochs, batch_size and rare_repeats must be at least 1 and lr above 0")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log_lines: list[str] = []
@@ -218,6 +236,7 @@ def train_hf(
         raise ValueError(f"max_length {max_length} exceeds the backbone's {positions} positions")
     if freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    _freeze_lower_layers(model, freeze_layers)
 
     encoder = WindowEncoder(tokenizer, max_length, stride)
     report = AlignmentReport()
@@ -251,7 +270,8 @@ def train_hf(
         losses: list[float] = []
         bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False, unit="batch")
         for batch in bar:
-            loss = model(**batch).loss
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], MAX_GRAD_NORM)
             optimizer.step()
@@ -270,12 +290,9 @@ def train_hf(
         improved = f1 > best_f1
         if f1 >= best_f1:  # ties: keep the later, longer-trained epoch
             best_f1, best_epoch = f1, epoch
-            staging = out_dir / f".{HF_DIR}.saving"  # a failed save never destroys the previous best
-            shutil.rmtree(staging, ignore_errors=True)
-            model.save_pretrained(staging)
-            tokenizer.save_pretrained(staging)
-            shutil.rmtree(target, ignore_errors=True)
-            staging.rename(target)
+            with staged_dir(target) as staging:  # a failed save never destroys the previous best
+                model.save_pretrained(staging)
+                tokenizer.save_pretrained(staging)
         stale = 0 if improved else stale + 1
         say(f"epoch {epoch}: train loss {row['train_loss']:.4f}, dev F1 {f1:.4f}"
             f"{' (best, saved)' if best_epoch == epoch else ''}, {row['seconds']} s")
@@ -303,6 +320,8 @@ def train_hf(
         "max_steps": max_steps,
         "rare_labels": boost,
         "rare_repeats": rare_repeats,
+        "precision": precision,
+        "freeze_layers": freeze_layers,
         "train_windows": len(train_set),
         "steps": step,
         "epochs_run": len(history),

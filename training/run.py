@@ -1,8 +1,9 @@
-"""``vner train`` end to end: read gold, split, train an engine, score on dev, describe the model."""
+"""``vner train`` end to end: check the gold files, train an engine, score on dev, describe the model, promote it."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import time
 from collections.abc import Sequence
@@ -12,18 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from corpus.document import Document
-from corpus.jsonl import read_documents
+from corpus.files import staged_dir
+from corpus.gold import GoldError, GoldProblem, read_gold
 from corpus.schema import LabelSchema
-from models.card import write_meta
+from models.card import ModelDirError, write_meta
 from models.loading import latest_pointer
-from training import ENGINES
+from training import ENGINES, PROMOTE
 from training.evaluate import evaluate
 from training.hf_train import train_hf
 from training.model_card import write_card
 from training.spacy_train import train_spacy
 
 
-def _describe(path: Path, docs: Sequence[Document]) -> dict[str, Any]:
+def describe_file(path: Path, docs: Sequence[Document]) -> dict[str, Any]:
+    """Path, content hash and size of a gold file (recorded in a model's meta and card)."""
     return {
         "path": str(path),
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -53,46 +56,82 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+def promote_to_default(model_dir: Path, dev_docs: Sequence[Document], f1: float, *, when: str = "if-better") -> str:
+    """Point ``LATEST`` at ``model_dir`` as ``when`` says; returns what it did.
+
+    ``if-better``: unless the current default scores better on ``dev_docs`` (scored anew, as its
+    recorded figures may come from another dev file; a default that no longer loads is replaced).
+    """
+    if when not in PROMOTE:
+        raise ValueError(f"promote must be one of {', '.join(PROMOTE)}, not {when!r}")
+    if when == "never":
+        return f"{model_dir} written; the default model is unchanged"
+    pointer = latest_pointer()
+    current = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
+    if current and when == "if-better" and Path(current).resolve() != model_dir.resolve():
+        try:
+            old_f1 = evaluate(current, dev_docs)[0].micro()["f1"]
+        except (ModelDirError, OSError):
+            old_f1 = None
+        if old_f1 is not None and f1 < old_f1:
+            return (f"the default model stays {current} (dev F1 {old_f1:.3f} on the same dev file, this one "
+                    f"{f1:.3f}); pass --promote always to make this one the default")
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    staging = pointer.with_name(f".{pointer.name}.tmp")
+    staging.write_text(str(model_dir.resolve()) + "\n", encoding="utf-8")
+    os.replace(staging, pointer)
+    return f"{model_dir} is now the default model"
+
+
 def train_model(
     engine: str,
     schema: LabelSchema,
     train_path: Path,
     dev_path: Path,
     out_dir: Path,
+    *,
+    promote: str = "if-better",
     **options: Any,
 ) -> dict[str, Any]:
     """Train ``engine`` on ``train_path``, score it on ``dev_path``, write model dir; returns its meta.
 
-    ``options`` go to the engine's trainer as they are: ``train_spacy`` (max_epochs, seed, ...) or
-    ``train_hf`` (backbone, epochs, lr, batch_size, max_length, stride, freeze_embeddings, threads,
-    seed, ...). The transformers trainer reports its resolved settings, which are recorded instead.
+    Both files are checked first (:func:`corpus.gold.read_gold`). The model is built in a staging
+    directory that replaces ``out_dir`` only once trained and scored, and it becomes the default
+    model (``LATEST``) as ``promote`` says (:func:`promote_to_default`: by default only if it does
+    not score worse on dev than the current one; ``meta["default"]`` says what happened). ``options`` go to the
+    engine's trainer as they are: ``train_spacy`` (max_epochs, seed, ...) or ``train_hf``
+    (backbone, epochs, lr, batch_size, precision, ...). The transformers trainer reports its
+    resolved settings, which are recorded instead.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-    train_docs, dev_docs = read_documents(train_path), read_documents(dev_path)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if promote not in PROMOTE:
+        raise ValueError(f"promote must be one of {', '.join(PROMOTE)}, not {promote!r}")
+    train_docs, dev_docs = read_gold(train_path, schema), read_gold(dev_path, schema)
+    if not any(doc.spans for doc in train_docs):
+        raise GoldError([GoldProblem(str(train_path), None, "no entity spans to learn from")])
+    out_dir = Path(out_dir)
     started = time.perf_counter()
-    if engine == "transformers":
-        result = train_hf(train_docs, dev_docs, schema, out_dir, **options)
-        report, settings = result.report, result.settings
-    else:
-        report, settings = train_spacy(train_docs, dev_docs, schema, out_dir, **options), options
-    seconds = time.perf_counter() - started
-    meta: dict[str, Any] = {
-        "engine": engine,
-        "schema": schema.to_dict(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data": {"train": _describe(train_path, train_docs), "dev": _describe(dev_path, dev_docs)},
-        "alignment": report.summary(),
-        "training": {**_json_safe(settings), "seconds": round(seconds, 1)},
-        "versions": _versions(),
-    }
-    write_meta(out_dir, meta)
-    scores, _ = evaluate(str(out_dir), dev_docs)
-    meta["metrics"] = {"dev": scores.to_dict()}
-    write_meta(out_dir, meta)
-    write_card(out_dir, meta)
-    pointer = latest_pointer()
-    pointer.parent.mkdir(parents=True, exist_ok=True)
-    pointer.write_text(str(out_dir.resolve()) + "\n", encoding="utf-8")
+    with staged_dir(out_dir) as work:
+        if engine == "transformers":
+            result = train_hf(train_docs, dev_docs, schema, work, **options)
+            report, settings = result.report, result.settings
+        else:
+            report, settings = train_spacy(train_docs, dev_docs, schema, work, **options), options
+        seconds = time.perf_counter() - started
+        meta: dict[str, Any] = {
+            "engine": engine,
+            "schema": schema.to_dict(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "data": {"train": describe_file(train_path, train_docs), "dev": describe_file(dev_path, dev_docs)},
+            "alignment": report.summary(),
+            "training": {**_json_safe(settings), "seconds": round(seconds, 1)},
+            "versions": _versions(),
+        }
+        write_meta(work, meta)
+        scores, _ = evaluate(str(work), dev_docs)
+        meta["metrics"] = {"dev": scores.to_dict()}
+        write_meta(work, meta)
+        write_card(work, meta)
+    meta["default"] = promote_to_default(out_dir, dev_docs, scores.micro()["f1"], when=promote)
     return meta

@@ -27,6 +27,10 @@ TOKENIZERS = {
 }
 
 
+class SpacyTrainingError(RuntimeError):
+    """spaCy refused the configuration or the data."""
+
+
 def blank_pipeline(tokens: str = "syllable") -> spacy.Language:
     return spacy.blank("vi", config={"nlp": {"tokenizer": TOKENIZERS[tokens]}})
 
@@ -88,14 +92,15 @@ def train_spacy(
     seed: int = 0,
     eval_frequency: int | None = None,
     rare_repeats: int = DEFAULT_RARE_REPEATS,
-    keep: str = "best",
+    keep: str = "last",
     overrides: dict[str, object] | None = None,
 ) -> AlignmentReport:
     """Train and write the pipeline to ``out_dir/pipeline``, its effective config to ``out_dir/config.cfg``.
 
     The config is :data:`CONFIG_FILE`, then ``max_epochs``, ``seed`` and ``eval_frequency`` when
-    given, then ``overrides`` (``{"components.ner.model.hidden_width": 128}``). ``keep`` is ``best``
-    (the step with the best dev F1) or ``last``. Lines holding an entity of a rare label
+    given, then ``overrides`` (``{"components.ner.model.hidden_width": 128}``). ``keep`` is ``last``
+    (the pipeline after the last epoch: dev scores stay honest) or ``best`` (the evaluation step
+    with the best dev F1). Lines holding an entity of a rare label
     (:func:`training.sampling.rare_labels`) are seen ``rare_repeats`` times an epoch.
     """
     if tokens not in TOKENIZERS:
@@ -114,11 +119,14 @@ def train_spacy(
         to_docbin(dev_docs, nlp, AlignmentReport(), alignment).to_disk(work / "dev.spacy")
         config = spacy_config(tokens, settings)
         config.to_disk(out_dir / "config.cfg")
-        spacy_train(
-            out_dir / "config.cfg",
-            output_path=work / "out",
-            overrides={"paths.train": str(work / "train.spacy"), "paths.dev": str(work / "dev.spacy")},
-        )
+        try:
+            spacy_train(
+                out_dir / "config.cfg",
+                output_path=work / "out",
+                overrides={"paths.train": str(work / "train.spacy"), "paths.dev": str(work / "dev.spacy")},
+            )
+        except SystemExit as exc:  # spaCy's CLI code prints its error, then exits
+            raise SpacyTrainingError(f"spaCy training stopped (exit {exc.code}); its message is printed above") from exc
         with staged_dir(out_dir / PIPELINE_DIR) as staging:
             shutil.copytree(work / "out" / f"model-{keep}", staging, dirs_exist_ok=True)
     return report
