@@ -17,7 +17,8 @@ clause ending in ``.``, ``;`` or a line break): the nearest before the value, el
 after it. Not periods: a comparison base ("so với năm 2022"), the date of an event ("phê duyệt
 năm 2009"), a day ("Ngày 3-4", "Sáng 5/1") unless it is a cut-off, a start or a point in time
 ("tính đến ngày 30/6", "từ ngày 1/7", "lúc 7h ngày 18-11"). A period inside parentheses serves
-only the values inside them.
+only the values inside them. A DATE without a keyword, year or day/month and a value without a
+number (both model errors, by the spec's definitions) are not linked.
 
 Works on any text: spans are mapped to the NFC, plain-space text first, and back.
 """
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from corpus.document import Relation, Span
 from corpus.schema import LabelSchema
 from corpus.text import normalize
+from models.values import parse_value
 
 HOLDS, PERIOD = "HOLDS", "PERIOD"
 
@@ -60,6 +62,12 @@ _COMPARISON = re.compile(
 _EVENT = re.compile(
     r"\b(?:phê duyệt|ban hành|ký|ký kết|thông qua|khởi công|động thổ|khánh thành|khai trương|thành lập|diễn ra"
     r"|tổ chức|đi vào hoạt động|đưa vào sử dụng)\s*(?:(?:vào|hồi|từ|trong)\s*)?$|\bhồi\s*$",
+    re.I,
+)
+# What a DATE holds (the spec: a keyword, a year or a day/month): a bare "12" tagged DATE is no period.
+_PERIOD_FORM = re.compile(
+    r"\d{4}|\b(?:ngày|tháng|quý|năm|giai đoạn|nhiệm kỳ|thời kỳ|kỳ|tuần|vụ|mùa|niên độ|niên khóa|học kỳ|đợt|tết"
+    r"|thế kỷ|thập kỷ|thập niên)\b|\d{1,2}\s*[-/.]\s*\d{1,2}",
     re.I,
 )
 _DAY = re.compile(r"^(?:ngày\s+)?\d{1,2}\s*[-/.]\s*\d{1,2}(?:\s*[-/.]\s*\d{2,4})?$|^ngày\b", re.I)
@@ -147,7 +155,7 @@ def _holds(text: str, spans: Sequence[Span], sentence: _Sentences) -> list[Relat
 
 def _is_period(text: str, date: Span, sentence_start: int) -> bool:
     before = text[sentence_start:date.start]
-    if _COMPARISON.search(before) or _EVENT.search(before):
+    if not _PERIOD_FORM.search(text[date.start:date.end]) or _COMPARISON.search(before) or _EVENT.search(before):
         return False
     if _DAY.search(text[date.start:date.end].strip()):
         return bool(_CUT_OFF.search(before))
@@ -173,8 +181,8 @@ def _periods(text: str, spans: Sequence[Span], sentence: _Sentences, value_label
                 periods.setdefault(index, []).append(span)
     relations = []
     for value in spans:
-        if value.label not in value_labels:
-            continue
+        if value.label not in value_labels or parse_value(text[value.start:value.end], value.label).number is None:
+            continue  # not a value, or no number in it ("Chỉ thị 40-CT/TW" tagged FIGURE)
         index = sentence.of(value.start)
         candidates = [p for p in periods.get(index, []) if _reachable(text, p, value, bounds[index])]
         before = [p for p in candidates if p.end <= value.start]

@@ -189,3 +189,10 @@ def test_records_of_text_with_a_lone_surrogate_stay_utf8_encodable() -> None:
     assert table["people"][0]["name"] == "Lê Văn\ufffd A" and table["values"][0]["text"] == "12\ufffd tỷ đồng"
     assert table["values"][0]["period"]["text"] == "năm 2024"
     json.dumps(table, ensure_ascii=False).encode("utf-8")
+
+
+def test_no_period_for_a_bare_number_date_or_a_value_without_number() -> None:
+    text = "Tuyến dài 11,3 km qua các quận 1, 3, 10, 12. Theo Chỉ thị 40-CT/TW năm 2015, vốn đạt 5 tỷ đồng."
+    marked = [("11,3 km", "FIGURE"), ("12", "DATE"), ("Chỉ thị 40-CT/TW", "FIGURE"), ("năm 2015", "DATE"),
+              ("5 tỷ đồng", "FIGURE")]
+    assert _links(text, marked) == {("5 tỷ đồng", "PERIOD", "năm 2015")}
