@@ -27,7 +27,16 @@ demo: install
 	$(BIN)/vner evaluate --model $(DEMO)/model --data $(DEMO)/dev.jsonl
 	$(BIN)/vner predict --model $(DEMO)/model $(DEMO)/dev.jsonl
 
+# `make test` lints everything, checks the formatting of the files already formatted (FORMATTED;
+# `ruff format` a file before adding it) and the types of corpus/ and models/, then runs the tests.
+FORMATTED := corpus models/rules models/service.py models/service_bench.py tests/test_cli_errors.py \
+	tests/test_dependencies.py tests/test_gold.py tests/test_ingest.py tests/test_rules_engine.py tests/test_service.py \
+	tests/test_text.py
+
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check $(FORMATTED)
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lock: install

@@ -50,16 +50,16 @@ _default_show_warning = warnings.showwarning
 
 
 def main() -> None:
-    from corpus.commands import register as register_corpus
-
-    register_corpus(app)
-    for entry in sorted(entry_points(group="vner.cli"), key=lambda e: e.name):
-        entry.load()(app)
     warnings.showwarning = _show_warning
     try:
+        from corpus.commands import register as register_corpus
+
+        register_corpus(app)
+        for entry in sorted(entry_points(group="vner.cli"), key=lambda e: e.name):
+            entry.load()(app)
         app()
     except (Exception, KeyboardInterrupt) as exc:  # click has already handled usage errors and typer.Exit
-        if _options["debug"]:
+        if _options["debug"] or "--debug" in sys.argv[1:2]:  # (a package failing to register comes before the flag)
             raise
         if isinstance(exc, KeyboardInterrupt):
             print("interrupted", file=sys.stderr)

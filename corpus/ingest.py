@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import charset_normalizer
 
@@ -106,8 +107,8 @@ def _clean(text: str, where: str, problems: list[Problem]) -> tuple[str, list[st
     return normalized, steps
 
 
-def _meta(path: Path, raw: bytes, encoding: str, steps: list[str], text: str) -> dict:
-    meta = {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "encoding": encoding}
+def _meta(path: Path, raw: bytes, encoding: str, steps: list[str], text: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "encoding": encoding}
     if steps:
         meta["normalized"] = steps
     old = old_style_tone_marks(text)
@@ -120,13 +121,19 @@ def _plain(path: Path, raw: bytes, text: str, encoding: str, problems: list[Prob
     date = None
     match = _DATE_PREFIX.match(text)
     if match:
-        date, text = match.group(1), text[match.end():]
+        date, text = match.group(1), text[match.end() :]
     body, steps = _clean(text, str(path), problems)
     if not body:
         raise IngestError("no text after the date line")
     title = body.split("\n", 1)[0].strip()
-    yield Document(id=content_id(body), text=body, title=title, date=date, source=path.name,
-                   meta=_meta(path, raw, encoding, steps, body))
+    yield Document(
+        id=content_id(body),
+        text=body,
+        title=title,
+        date=date,
+        source=path.name,
+        meta=_meta(path, raw, encoding, steps, body),
+    )
 
 
 def _html(path: Path, raw: bytes, text: str, encoding: str, problems: list[Problem]) -> Iterator[Document]:
@@ -141,8 +148,13 @@ def _html(path: Path, raw: bytes, text: str, encoding: str, problems: list[Probl
     if not body:
         raise IngestError("HTML page has no readable main text")
     title, _ = normalize(" ".join(readable.short_title().split()))
-    yield Document(id=content_id(body), text=body, title=title, source=path.name,
-                   meta=_meta(path, raw, encoding, steps + ["html"], body))
+    yield Document(
+        id=content_id(body),
+        text=body,
+        title=title,
+        source=path.name,
+        meta=_meta(path, raw, encoding, steps + ["html"], body),
+    )
 
 
 def _jsonl(path: Path, raw: bytes, text: str, encoding: str, problems: list[Problem]) -> Iterator[Document]:
@@ -155,8 +167,10 @@ def _jsonl(path: Path, raw: bytes, text: str, encoding: str, problems: list[Prob
             record, replaced = clean_strings(json.loads(line))
             if not isinstance(record, dict):
                 raise TypeError(f"a JSON {type(record).__name__}, not an object")
-            fields = Document.from_dict({key: record.get(key) for key in ("title", "date", "source")}
-                                        | {"id": record.get("id") or "-", "text": record["text"]})
+            fields = Document.from_dict(
+                {key: record.get(key) for key in ("title", "date", "source")}
+                | {"id": record.get("id") or "-", "text": record["text"]}
+            )
         except json.JSONDecodeError as exc:
             problems.append(Problem(where, f"not JSON: {exc}"))
             continue
@@ -167,8 +181,13 @@ def _jsonl(path: Path, raw: bytes, text: str, encoding: str, problems: list[Prob
             problems.append(Problem(where, f"not a document: {exc}"))
             continue
         if replaced:
-            problems.append(Problem(where, f"{replaced} lone surrogate{'s' if replaced > 1 else ''} (invalid "
-                                           "Unicode) replaced by U+FFFD", "warning"))
+            problems.append(
+                Problem(
+                    where,
+                    f"{replaced} lone surrogate{'s' if replaced > 1 else ''} (invalid Unicode) replaced by U+FFFD",
+                    "warning",
+                )
+            )
         original = fields.text
         body, offsets = normalize(original, spaces=False)
         if not body.strip():
@@ -177,19 +196,34 @@ def _jsonl(path: Path, raw: bytes, text: str, encoding: str, problems: list[Prob
         spans = _spans(record.get("spans"), original, body, offsets, schema, where, problems)
         steps = ["nfc+newlines"] if body != original else []
         meta = _meta(path, line.encode("utf-8"), encoding, steps, body) | {"line": number}
-        yield Document(id=str(record.get("id") or content_id(body)), text=body, title=fields.title, date=fields.date,
-                       source=fields.source or path.name, spans=spans, meta=meta)
+        yield Document(
+            id=str(record.get("id") or content_id(body)),
+            text=body,
+            title=fields.title,
+            date=fields.date,
+            source=fields.source or path.name,
+            spans=spans,
+            meta=meta,
+        )
 
 
-def _spans(items: object, original: str, body: str, offsets: OffsetMap, schema: LabelSchema, where: str,
-           problems: list[Problem]) -> list[Span]:
+def _spans(
+    items: object,
+    original: str,
+    body: str,
+    offsets: OffsetMap,
+    schema: LabelSchema,
+    where: str,
+    problems: list[Problem],
+) -> list[Span]:
     """The valid spans of a record, moved onto the normalized text; each other one is refused with its
     offsets as written (never clamped or rounded)."""
     if items is None:
         return []
     if not isinstance(items, list):
-        problems.append(Problem(where, f"spans refused: 'spans' must be a list, not {type(items).__name__}",
-                                kind="span"))
+        problems.append(
+            Problem(where, f"spans refused: 'spans' must be a list, not {type(items).__name__}", kind="span")
+        )
         return []
     written: dict[Span, Span] = {}
     for item in items:
@@ -197,20 +231,23 @@ def _spans(items: object, original: str, body: str, offsets: OffsetMap, schema: 
             span = Span.from_dict(item)
         except (KeyError, TypeError, ValueError) as exc:
             reason = f"no {exc} field" if isinstance(exc, KeyError) else str(exc)
-            problems.append(Problem(where, f"span {json.dumps(item, ensure_ascii=False)} refused: {reason}",
-                                    kind="span"))
+            problems.append(
+                Problem(where, f"span {json.dumps(item, ensure_ascii=False)} refused: {reason}", kind="span")
+            )
             continue
-        reason = offset_problem(span.start, span.end, len(original))
-        if reason is not None:
-            problems.append(Problem(where, f"span [{span.start}:{span.end}] {span.label} refused: {reason}",
-                                    kind="span"))
+        outside = offset_problem(span.start, span.end, len(original))
+        if outside is not None:
+            problems.append(
+                Problem(where, f"span [{span.start}:{span.end}] {span.label} refused: {outside}", kind="span")
+            )
             continue
         written[Span(*offsets.to_normalized(span.start, span.end), span.label)] = span
     valid, invalid = validate_spans(body, list(written), schema)
     for problem in invalid:
         span = written[problem.span]
-        problems.append(Problem(where, f"span [{span.start}:{span.end}] {span.label} refused: {problem.reason}",
-                                kind="span"))
+        problems.append(
+            Problem(where, f"span [{span.start}:{span.end}] {span.label} refused: {problem.reason}", kind="span")
+        )
     return valid
 
 
@@ -237,8 +274,9 @@ def read_file(path: Path, problems: list[Problem], max_bytes: int = DEFAULT_MAX_
     return list(reader(path, raw, text, encoding, problems))
 
 
-def ingest(paths: Iterable[str | Path], store: CorpusStore, max_bytes: int = DEFAULT_MAX_BYTES,
-           on_file=None) -> IngestReport:
+def ingest(
+    paths: Iterable[str | Path], store: CorpusStore, max_bytes: int = DEFAULT_MAX_BYTES, on_file=None
+) -> IngestReport:
     """Read every file under ``paths`` into ``store``; ``on_file(path)`` is called after each file."""
     report = IngestReport()
     for path in expand_paths(paths):

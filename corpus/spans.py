@@ -52,7 +52,7 @@ def span_problem(text: str, span: Span, schema: LabelSchema) -> str | None:
         return f"unknown label (known: {', '.join(schema.names)})"
     if (reason := offset_problem(span.start, span.end, len(text))) is not None:
         return reason
-    surface = text[span.start:span.end]
+    surface = text[span.start : span.end]
     if surface != surface.strip():
         return f"leading or trailing whitespace: {surface!r}"
     if surface[0] in EDGE_PUNCTUATION or surface[-1] in EDGE_PUNCTUATION:

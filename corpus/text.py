@@ -120,7 +120,7 @@ def _nfc_pieces(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
     A piece is cut off at the first point where normalizing both sides apart gives the same text
     as normalizing the whole ("x" of "x\u0958"; not inside "e\u0302\u0301", which composes to one).
     """
-    pieces = []
+    pieces: list[tuple[int, int, str]] = []
     while start < end:
         whole = unicodedata.normalize("NFC", text[start:end])
         if whole == text[start:end]:  # unchanged: character for character

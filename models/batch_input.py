@@ -88,8 +88,9 @@ def parse_line(raw: bytes, path: str | Path, number: int) -> Document:
     try:
         text = raw.rstrip(b"\r\n").decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise LineError(path, number, f"not UTF-8 text (byte {exc.start + 1} of the line); "
-                                      f"JSON Lines files must be UTF-8") from exc
+        raise LineError(
+            path, number, f"not UTF-8 text (byte {exc.start + 1} of the line); JSON Lines files must be UTF-8"
+        ) from exc
     try:
         return parse_document(text.removeprefix("\ufeff") if number == 1 else text, f"{path}:{number}")
     except ValueError as exc:
@@ -183,7 +184,8 @@ def _read_segment(segment: Segment) -> Iterator[Document | RowError]:
                 yield parse_line(raw, segment.path, number)
         return
     parquet = _parquet_file(segment.path)
-    groups, first, offset = [], 0, 0
+    groups: list[int] = []
+    first, offset = 0, 0
     for group in range(parquet.metadata.num_row_groups):
         rows = parquet.metadata.row_group(group).num_rows
         if offset < segment.stop and offset + rows > segment.start:

@@ -65,7 +65,7 @@ def _table(doc: Document, entities: list[dict]) -> Table:
 def _html(docs: list[Document], results: list[list[dict]], model: NerModel) -> str:
     from models.html_view import render_page
 
-    pages = [(f"{d.id}: {d.title}" if d.title else d.id, d.text, ents) for d, ents in zip(docs, results)]
+    pages = [(f"{d.id}: {d.title}" if d.title else d.id, d.text, ents) for d, ents in zip(docs, results, strict=True)]
     count = f"{len(docs)} document" + ("" if len(docs) == 1 else "s")
     return render_page(pages, model.schema, page_title=f"vner predictions ({count})")
 
@@ -77,7 +77,7 @@ def _predict_corpus(inputs: list[Path], out: Path, fmt: str | None, model: Path 
                     workers: int | None, threads: int | None, scheduler: str | None, partition_size: int,
                     batch_size: int, max_chars: int, records: bool) -> None:
     """``vner predict --corpus``: the partitioned batch job, in this process or on Dask; exits on failure."""
-    from models.batch import BatchJob, LocalRunner, model_ref, run_batch
+    from models.batch import BatchJob, LocalRunner, Runner, model_ref, run_batch
     from models.batch_output import BatchError
 
     fmt = fmt or ("jsonl" if out.suffix.lower() in (".jsonl", ".ndjson") else "parquet")
@@ -90,7 +90,8 @@ def _predict_corpus(inputs: list[Path], out: Path, fmt: str | None, model: Path 
         if engine == "dask":
             from models.dask_runner import DaskRunner
 
-            runner = DaskRunner(ref, workers=workers, threads_per_worker=threads, scheduler=scheduler, say=say)
+            runner: Runner = DaskRunner(ref, workers=workers, threads_per_worker=threads, scheduler=scheduler,
+                                        say=say)
         else:
             runner = LocalRunner(ref, threads)
         with progress_bar() as bar:
@@ -200,9 +201,9 @@ def predict_command(
         _write(_html(docs, results, loaded), out)
     elif fmt == "jsonl":
         _write("".join(json.dumps({"id": d.id} | (e if records else {"entities": e}), ensure_ascii=False) + "\n"
-                       for d, e in zip(docs, results)), out, newline=False)
+                       for d, e in zip(docs, results, strict=True)), out, newline=False)
     else:
-        for doc, answer in zip(docs, results):
+        for doc, answer in zip(docs, results, strict=True):
             console.print(_table(doc, answer["entities"] if records else answer))
             for table in records_tables(doc, answer) if records else []:
                 console.print(table)

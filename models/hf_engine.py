@@ -222,8 +222,8 @@ def decode_tags(
         else:
             close()
             continue
-        if confidences is not None and confidences[index] is not None:
-            scores.append(float(confidences[index]))
+        if confidences is not None and (confidence := confidences[index]) is not None:
+            scores.append(float(confidence))
     close()
     return spans
 

@@ -42,7 +42,7 @@ def render_page(
     ``entities`` are dicts with ``start``, ``end`` and ``label`` (offsets into ``text``), as
     :func:`models.predict.predict` returns them.
     """
-    parsed = [
+    parsed: list[dict[str, Any]] = [
         {
             "text": text,
             "ents": [{"start": e["start"], "end": e["end"], "label": e["label"]} for e in entities],

@@ -92,6 +92,10 @@ def predict(
 def predict(
     text: list[str], model: str | Path | NerModel | None = ..., max_chars: int = ..., *, records: Literal[True]
 ) -> list[dict[str, Any]]: ...
+@overload
+def predict(
+    text: str | list[str], model: str | Path | NerModel | None = ..., max_chars: int = ..., records: bool = ...
+) -> Any: ...
 
 
 def predict(text, model=None, max_chars=DEFAULT_MAX_CHARS, records=False):

@@ -76,10 +76,11 @@ class PredictRequest(BaseModel):
 
     text: StrictStr | None = Field(None, description='One article; the answer is {"entities": [...]}')
     texts: list[StrictStr] | None = Field(
-        None, description="Several articles; the answer is {\"results\": [[...], ...]}, in the same order"
+        None, description='Several articles; the answer is {"results": [[...], ...]}, in the same order'
     )
     records: bool = Field(
-        False, description='Also relations and records: {"entities", "relations", "records"} for each text '
+        False,
+        description='Also relations and records: {"entities", "relations", "records"} for each text '
         '(with "texts": {"results": [{...}, ...]})',
     )
 
@@ -222,9 +223,7 @@ class BodyLimitMiddleware:
     A body not received within ``body_timeout`` seconds is answered with 408 and the connection closed.
     """
 
-    def __init__(
-        self, app: Callable[..., Awaitable[None]], max_bytes: int, body_timeout: float = DEFAULT_BODY_TIMEOUT
-    ):
+    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int, body_timeout: float = DEFAULT_BODY_TIMEOUT):
         self.app = app
         self.max_bytes = max_bytes
         self.body_timeout = body_timeout
@@ -258,8 +257,10 @@ class BodyLimitMiddleware:
                     break
             received = True
         if not received:
-            message = f"request body not received within {self.body_timeout:g} s"
-            await error_response(408, message, headers={"Connection": "close"})(scope, receive, send)
+            late = error_response(
+                408, f"request body not received within {self.body_timeout:g} s", headers={"Connection": "close"}
+            )
+            await late(scope, receive, send)
             return
         if too_big:
             await self._refuse(scope, receive, send)
@@ -330,7 +331,7 @@ class ModelRunner:
 
 def _copy(model: NerModel) -> NerModel:
     """Another instance of ``model``, loaded from its directory."""
-    return type(model)(model.path, model.meta, model.schema)  # type: ignore[call-arg]
+    return type(model)(model.path, model.meta, model.schema)
 
 
 def model_info(model: NerModel, max_chars: int, max_body_bytes: int) -> ModelInfo:
@@ -372,7 +373,11 @@ def _surrogate_warnings(texts: list[str], single: bool) -> list[str]:
 
 
 def server_config(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    app: FastAPI,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     **options: Any,
 ) -> uvicorn.Config:
     """uvicorn settings for ``app``: a connection that has not sent a complete request line and
@@ -464,7 +469,7 @@ def install_error_handlers(app: FastAPI) -> None:
         content_type = request.headers.get("content-type", "")
         if content_type and not _is_json(content_type):
             return error_response(415, f"send a JSON body with Content-Type: application/json (got {content_type})")
-        detail = [
+        detail: list[dict[str, Any]] = [
             {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": str(err.get("type"))}
             for err in errors
         ]
@@ -535,7 +540,7 @@ def create_app(
         responses=ERROR_RESPONSES,
         summary="Entities of one text or of a list of texts (with relations and records on request)",
     )
-    async def predict_endpoint(request: PredictRequest) -> dict[str, Any]:
+    async def predict_endpoint(request: PredictRequest) -> dict[str, Any] | JSONResponse:
         texts = [request.text] if request.text is not None else list(request.texts or [])
         for index, text in enumerate(texts):
             if len(text) > max_chars:

@@ -61,7 +61,9 @@ def test_evaluate_refuses_malformed_gold(vner: str, tmp_path: Path, rules_model:
     unknown.write_text(json.dumps({"id": "u", "text": ARTICLE, "spans": [{"start": 0, "end": 8, "label": "PERSON"}]}))
     assert_one_line_error(
         run(vner, "evaluate", "--model", rules_model, "--data", unknown),
-        f"{unknown}:1", "[0:8] PERSON", "unknown label",
+        f"{unknown}:1",
+        "[0:8] PERSON",
+        "unknown label",
     )
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
@@ -80,8 +82,11 @@ def test_train_checks_its_data_before_writing_anything(vner: str, tmp_path: Path
     no_spans = tmp_path / "no-spans.jsonl"
     no_spans.write_text(json.dumps({"id": "n", "text": ARTICLE}), encoding="utf-8")
     out = tmp_path / "model"
-    for train, words in ((notjson, [f"{notjson}:1", "not JSON"]), (empty, [str(empty), "no documents"]),
-                         (no_spans, [str(no_spans), "no entity spans"])):
+    for train, words in (
+        (notjson, [f"{notjson}:1", "not JSON"]),
+        (empty, [str(empty), "no documents"]),
+        (no_spans, [str(no_spans), "no entity spans"]),
+    ):
         result = run(vner, "train", "--train", train, "--dev", dev, "--out", out)
         assert_one_line_error(result, *words)
         assert not out.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,7 @@ def learned_model(backbone: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VNER_HOME", str(home))
-        write_documents(home / "train.jsonl", [SHORT] * 32)
+        write_documents(home / "train.jsonl", [replace(SHORT, id=f"short-{i}") for i in range(32)])  # ids unique
         write_documents(home / "dev.jsonl", [SHORT])
         train_model("transformers", load_schema(), home / "train.jsonl", home / "dev.jsonl", home / "model",
                     backbone=backbone, epochs=12, lr=5e-3, freeze_embeddings=False, patience=None, **FAST)
@@ -124,11 +125,16 @@ def test_frozen_word_embeddings_stay_as_the_backbone_had_them(tiny_seed_model: P
     assert (before == after).all()
 
 
-def test_trained_model_loads_and_predicts_with_exact_offsets(tiny_seed_model: Path) -> None:
+def test_trained_model_loads_and_predicts_with_exact_offsets(tiny_seed_model: Path, learned_model: Path) -> None:
     model = load_model(tiny_seed_model)
     assert isinstance(model, HFModel) and model.engine == "transformers"
     for doc in SEEDS:
         check_entities(doc.text, predict(doc.text, tiny_seed_model))
+    # a model that predicts something: the first seed begins with the text it learned
+    found = predict(SEEDS[0].text, learned_model)
+    check_entities(SEEDS[0].text, found)
+    learned = {(s.start, s.end, s.label) for s in SHORT.spans}
+    assert len(learned & set(_where(found))) >= 0.8 * len(learned)
 
 
 def test_the_model_learns_one_repeated_text(learned_model: Path) -> None:
@@ -161,7 +167,7 @@ def test_reloaded_model_predicts_the_same(learned_model: Path) -> None:
     texts = [SHORT.text] + [d.text for d in SEEDS[:2]]
     first, again = predict(texts, learned_model), predict(texts, fresh)
     assert first[0]
-    for a_list, b_list in zip(first, again):
+    for a_list, b_list in zip(first, again, strict=True):
         assert _where(a_list) == _where(b_list)
         assert [e["score"] for e in a_list] == pytest.approx([e["score"] for e in b_list], abs=1e-5)
 
@@ -169,7 +175,8 @@ def test_reloaded_model_predicts_the_same(learned_model: Path) -> None:
 def test_batch_equals_one_by_one(learned_model: Path) -> None:
     texts = [SHORT.text, SEEDS[1].text[:700], "", "   \n", SHORT.text.upper()]
     together = predict(texts, learned_model)
-    for text, batched in zip(texts, together):
+    assert together[0] and together[4]  # (an engine that finds nothing would pass the rest)
+    for text, batched in zip(texts, together, strict=True):
         alone = predict(text, learned_model)
         assert _where(batched) == _where(alone)
         assert [e["score"] for e in batched] == pytest.approx([e["score"] for e in alone], abs=1e-5)
@@ -183,6 +190,7 @@ def test_long_text_is_read_in_windows_without_losing_entities(learned_model: Pat
     entities = predict(long_text, learned_model)
     check_entities(long_text, entities)
     single = predict(SHORT.text, learned_model)
+    assert len(single) >= len(SHORT.spans) - 1
     assert len(entities) >= 0.9 * 12 * len(single)
 
 
@@ -192,7 +200,7 @@ def test_threads_setting_is_restored(learned_model: Path) -> None:
     try:
         meta = read_meta(learned_model)
         one = HFModel(learned_model, meta, schema_of(meta), threads=1)
-        assert one.predict_normalized([SHORT.text]) and torch.get_num_threads() == 2
+        assert one.predict_normalized([SHORT.text])[0] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
 

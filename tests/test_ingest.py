@@ -152,14 +152,14 @@ def test_jsonl_bad_lines_do_not_stop_good_ones(tmp_path: Path) -> None:
     messages = [str(p) for p in report.errors]
     assert any("batch.jsonl:2" in m for m in messages) and any("batch.jsonl:3" in m for m in messages)
     span = docs["a2"].spans[0]
-    assert docs["a2"].text[span.start:span.end] == "Vũ Thị Hà"
+    assert docs["a2"].text[span.start : span.end] == "Vũ Thị Hà"
 
 
 def test_html_main_text_is_extracted(tmp_path: Path) -> None:
     html = f"""<!DOCTYPE html><html><head><title>Hậu Lộc họp - Báo Thanh Hóa</title>
     <script>var x = "<p>menu</p>";</script></head><body>
     <nav><ul><li><a href="/">Trang chủ</a></li><li><a href="/ts">Thời sự</a></li></ul></nav>
-    <article><h1>Hậu Lộc họp</h1>{''.join(f'<p>{ARTICLE} &amp; NN&amp;PTNT lần {i}.</p>' for i in range(6))}</article>
+    <article><h1>Hậu Lộc họp</h1>{"".join(f"<p>{ARTICLE} &amp; NN&amp;PTNT lần {i}.</p>" for i in range(6))}</article>
     <footer>Bản quyền thuộc Báo Thanh Hóa</footer></body></html>"""
     report, docs = run_ingest(tmp_path, {"page.html": html.encode("utf-8")})
     doc = docs["page.html"]
@@ -181,7 +181,9 @@ def test_cli_exit_code_and_messages_name_the_file(tmp_path: Path, vner: str) -> 
     env = {**os.environ, "COLUMNS": "200"}
     run = subprocess.run(
         [vner, "corpus", "ingest", str(folder), "--store", str(tmp_path / "s.jsonl")],
-        capture_output=True, text=True, env=env,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert run.returncode == 1
     assert "empty.txt: empty file" in run.stderr
@@ -204,8 +206,10 @@ def test_spans_out_of_range_negative_or_fractional_are_refused_as_written(tmp_pa
         {"start": at(20), "end": at(27), "label": "LOCATION"},  # inside the POSITION
         {"start": at(28), "end": at(37), "label": "OFFICIAL"},
     ]
-    lines = [json.dumps({"id": "s1", "text": nfd, "spans": spans}, ensure_ascii=False),
-             json.dumps({"id": "s2", "text": ARTICLE}, ensure_ascii=False)]
+    lines = [
+        json.dumps({"id": "s1", "text": nfd, "spans": spans}, ensure_ascii=False),
+        json.dumps({"id": "s2", "text": ARTICLE}, ensure_ascii=False),
+    ]
     report, _ = run_ingest(tmp_path, {"spans.jsonl": "\n".join(lines).encode("utf-8")})
     docs = {d.id: d for d in read_documents(tmp_path / "store.jsonl")}
     assert set(docs) == {"s1", "s2"}  # the document and the rest of the batch go in

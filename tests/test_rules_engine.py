@@ -222,7 +222,7 @@ def test_spans_are_trimmed_flat_and_scored(rules):
     for a, b in pairwise(found):
         assert a.end <= b.start
     for span in found:
-        surface = text[span.start:span.end]
+        surface = text[span.start : span.end]
         assert surface == surface.strip()
         assert surface[0] not in EDGE_PUNCTUATION and surface[-1] not in EDGE_PUNCTUATION
         assert 0 < span.score <= 1
@@ -290,19 +290,24 @@ def test_predict_offsets_index_the_original_string():
         ("OFFICIAL", "Nguyễn Văn Hải"),
     ]
     for e in found:
-        assert original[e["start"]:e["end"]] == e["text"]
+        assert original[e["start"] : e["end"]] == e["text"]
         assert isinstance(e["score"], float)
 
 
 def test_zero_width_characters_and_a_bom_do_not_change_the_entities():
     clean = "Ngày 3-4, Huyện ủy Hậu Lộc tổ chức hội nghị; ông Nguyễn Văn Hải phát biểu, đạt 102% KH."
-    hidden = (clean.replace("Huyện", "\ufeffHuyện").replace("Hậu Lộc", "Hậu\u200d Lộc")
-              .replace("Nguyễn", "Nguy\u200bễn").replace("102%", "1\u00ad02%").replace("Hải", "H\u2060ải"))
+    hidden = (
+        clean.replace("Huyện", "\ufeffHuyện")
+        .replace("Hậu Lộc", "Hậu\u200d Lộc")
+        .replace("Nguyễn", "Nguy\u200bễn")
+        .replace("102%", "1\u00ad02%")
+        .replace("Hải", "H\u2060ải")
+    )
     expected = [(e["label"], e["text"]) for e in predict(clean, "rules")]
     assert [label for label, _ in expected] == ["DATE", "UNIT", "OFFICIAL", "FIGURE"]
     found = predict(hidden, "rules")
     for e in found:
-        assert hidden[e["start"]:e["end"]] == e["text"]
+        assert hidden[e["start"] : e["end"]] == e["text"]
     assert [(e["label"], re.sub("[\u00ad\u200b-\u200d\u2060\ufeff]", "", e["text"])) for e in found] == expected
     assert found[1]["text"] == "Huyện ủy Hậu\u200d Lộc"  # the BOM before it stays outside
 

@@ -106,7 +106,7 @@ def test_one_text(server: str, seed_model: Path) -> None:
     entities = response.json()["entities"]
     assert len(entities) > 3
     assert all(list(e) == ENTITY_KEYS for e in entities)
-    assert all(text[e["start"]:e["end"]] == e["text"] for e in entities)
+    assert all(text[e["start"] : e["end"]] == e["text"] for e in entities)
     assert entities == predict(text, seed_model)
 
 
@@ -130,9 +130,12 @@ def test_offsets_index_the_text_as_sent(server: str) -> None:
     assert single and batch[1] == single
     for original, entities in ((mangled, single), (clean, batch[0])):
         for ent in entities:
-            assert original[ent["start"]:ent["end"]] == ent["text"]
-    nfc = [unicodedata.normalize("NFC", e["text"]).replace("\t", " ").replace("\r\n", "\n")
-           for e in single if e["start"] >= len(prefix)]
+            assert original[ent["start"] : ent["end"]] == ent["text"]
+    nfc = [
+        unicodedata.normalize("NFC", e["text"]).replace("\t", " ").replace("\r\n", "\n")
+        for e in single
+        if e["start"] >= len(prefix)
+    ]
     assert nfc == [e["text"] for e in batch[0]]
 
 
@@ -143,7 +146,7 @@ def test_body_over_the_limit_is_refused_with_413(server: str) -> None:
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is counted on the bytes received
         for start in range(0, len(big), 64 * 1024):
-            yield big[start:start + 64 * 1024]
+            yield big[start : start + 64 * 1024]
 
     assert_json_error(post(server, content=chunks()), 413, "too large")
     assert httpx.get(f"{server}/health").status_code == 200
@@ -257,8 +260,10 @@ def test_connections_that_send_nothing_or_half_the_headers_are_closed(server: st
 
 def test_a_body_that_does_not_arrive_in_time_is_a_408(server: str) -> None:
     conn = _raw_connection(server)
-    conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: 100\r\n\r\n{\"text\": \"Huy")
+    conn.sendall(
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 100\r\n\r\n{"text": "Huy'
+    )
     started = time.monotonic()
     answer = _read_all(conn).decode()
     conn.close()
