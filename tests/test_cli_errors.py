@@ -144,3 +144,21 @@ def test_binary_text_file_is_named(vner: str, tmp_path: Path) -> None:
     binary = tmp_path / "image.txt"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     assert_one_line_error(run(vner, "predict", "--model", "rules", binary), str(binary), "binary")
+
+
+def test_studio_import_gold_checks_the_gold_before_connecting(vner: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "b", "text": ARTICLE, "spans": [{"start": 60, "end": 999, "label": "OFFICIAL"}]}))
+    result = run(vner, "studio", "import-gold", bad, "--port", "1")  # nothing listens there: never reached
+    assert_one_line_error(result, f"{bad}:1", "[60:999] OFFICIAL", "past the end")
+
+
+def test_predict_corpus_reads_a_lone_surrogate_as_a_replacement_character(vner: str, tmp_path: Path) -> None:
+    store = tmp_path / "store.jsonl"
+    store.write_text(json.dumps({"id": "s", "text": "Huyện ủy \ud800 Hậu Lộc họp ngày 3-4."}) + "\n")  # "\ud800"
+    out = tmp_path / "out.jsonl"
+    result = run(vner, "predict", "--corpus", store, "--out", out, "--model", "rules")
+    assert result.returncode == 0, result.stderr.decode()
+    assert f"warning: {store}:1: 1 lone surrogate" in result.stderr.decode()
+    [record] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [e["text"] for e in record["entities"]] == ["Huyện ủy", "ngày 3-4"]
