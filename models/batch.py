@@ -35,7 +35,8 @@ from models.predict import DEFAULT_MAX_CHARS, predict
 
 DEFAULT_PARTITION_SIZE = 500  # documents; ~400k words: 15 s of spaCy or 90 s of int8 ONNX on one core
 DEFAULT_BATCH_SIZE = 16  # documents per model call
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", THREADS_ENV)
+BLAS_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # read when a library loads
+THREAD_ENV_VARS = (*BLAS_ENV_VARS, THREADS_ENV)
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,13 @@ class PartResult:
     model: str  # the version of the model that predicted it
 
     def manifest_entry(self) -> dict[str, Any]:
-        return {"rows": self.rows, "words": self.words, "seconds": round(self.seconds, 3), "model": self.model,
-                "errors": [asdict(e) for e in self.errors]}
+        return {
+            "rows": self.rows,
+            "words": self.words,
+            "seconds": round(self.seconds, 3),
+            "model": self.model,
+            "errors": [asdict(e) for e in self.errors],
+        }
 
 
 @dataclass(frozen=True)
@@ -96,8 +102,15 @@ def parquet_schema(records: bool = False) -> Any:
     """The Parquet columns of :func:`output_row`; relations and records are kept as JSON text."""
     import pyarrow as pa
 
-    entity = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string()),
-                        ("text", pa.string()), ("score", pa.float64())])
+    entity = pa.struct(
+        [
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("label", pa.string()),
+            ("text", pa.string()),
+            ("score", pa.float64()),
+        ]
+    )
     columns = [("id", pa.string()), ("entities", pa.list_(entity))]
     columns += [(name, pa.string()) for name in JSON_COLUMNS] if records else []
     return pa.schema(columns + [("model", pa.string())])
@@ -168,8 +181,9 @@ def run_partition(job: BatchJob, part: Partition) -> PartResult:
     if batch:
         flush(batch)
     payload = b"".join(lines) if job.fmt == "jsonl" else _parquet_bytes(rows, job.records)
-    return PartResult(part.index, payload, len(rows), words, tuple(errors), time.perf_counter() - started,
-                      model.version)
+    return PartResult(
+        part.index, payload, len(rows), words, tuple(errors), time.perf_counter() - started, model.version
+    )
 
 
 def configure_threads(threads: int) -> None:
@@ -268,22 +282,38 @@ def run_batch(
         if output.owns(path):
             raise BatchError(f"{path} is part of the output {out}; write predictions somewhere else")
     plan = plan_partitions(files, partition_size)
-    identity: dict[str, Any] = {"format": job.fmt, "inputs": plan.inputs, "partition_size": partition_size,
-                                "partitions": len(plan.partitions), "documents": plan.documents,
-                                "max_chars": job.max_chars, "records": job.records}
+    identity: dict[str, Any] = {
+        "format": job.fmt,
+        "inputs": plan.inputs,
+        "partition_size": partition_size,
+        "partitions": len(plan.partitions),
+        "documents": plan.documents,
+        "max_chars": job.max_chars,
+        "records": job.records,
+    }
     output.check(identity)
     with runner:
         version = runner.model_version()
         done = output.open({**identity, "model": version})
-        summary = BatchSummary(out, output.errors_file, version, len(plan.partitions), plan.documents,
-                               plan.repeated, len(done), startup_seconds=time.perf_counter() - started)
+        summary = BatchSummary(
+            out,
+            output.errors_file,
+            version,
+            len(plan.partitions),
+            plan.documents,
+            plan.repeated,
+            len(done),
+            startup_seconds=time.perf_counter() - started,
+        )
         if progress:
             progress(len(done), len(plan.partitions))
         pending = [p for p in plan.partitions if p.index not in done]
         for outcome in runner.map(job, pending):
             if isinstance(outcome, PartResult) and outcome.model != version:
-                outcome = PartFailure(outcome.index, f"predicted by model {outcome.model}, not {version} "
-                                                     f"(a worker has another copy of the model)")
+                outcome = PartFailure(
+                    outcome.index,
+                    f"predicted by model {outcome.model}, not {version} (a worker has another copy of the model)",
+                )
             if isinstance(outcome, PartFailure):
                 summary.failed.append(outcome)
             else:

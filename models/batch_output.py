@@ -76,8 +76,10 @@ class BatchOutput:
         except (ValueError, UnicodeDecodeError):
             stored = None
         if not isinstance(stored, dict) or stored.get("vner_batch") != JOB_VERSION:
-            raise BatchError(f"{self.job_file} is not a `vner predict --corpus` job file; "
-                             f"choose another --out or remove {self.state_dir}")
+            raise BatchError(
+                f"{self.job_file} is not a `vner predict --corpus` job file; "
+                f"choose another --out or remove {self.state_dir}"
+            )
         return stored
 
     def check(self, identity: dict[str, Any]) -> None:
@@ -85,24 +87,30 @@ class BatchOutput:
         foreign = f"was not written by `vner predict --corpus` (no {self.job_file}): left as is; choose another --out"
         if self.fmt == "jsonl":
             if self.out.is_dir():
-                raise BatchError(f"{self.out} is a directory; JSON Lines output is a file (a directory is "
-                                 f"written as Parquet: --format parquet)")
+                raise BatchError(
+                    f"{self.out} is a directory; JSON Lines output is a file (a directory is "
+                    f"written as Parquet: --format parquet)"
+                )
             if self.out.exists() and not self.job_file.exists():
                 raise BatchError(f"{self.out} exists and {foreign}")
             if self.state_dir.exists() and not self.job_file.exists() and any(self.state_dir.iterdir()):
                 raise BatchError(f"{self.state_dir} exists and {foreign}")
         elif self.out.exists():
             if not self.out.is_dir():
-                raise BatchError(f"{self.out} is a file; Parquet output is a dataset directory "
-                                 f"(for one JSON Lines file name it .jsonl)")
+                raise BatchError(
+                    f"{self.out} is a file; Parquet output is a dataset directory "
+                    f"(for one JSON Lines file name it .jsonl)"
+                )
             if not self.job_file.exists() and any(self.out.iterdir()):
                 raise BatchError(f"{self.out} is a directory that {foreign}")
         stored = self._stored_job()
         if stored is not None:
             changed = sorted(k for k in identity if k != "model" and stored.get(k) != identity[k])
             if changed:
-                raise BatchError(f"{self.out} was started by a different job (it differs in: {', '.join(changed)}); "
-                                 f"rerun with the same input and options, or remove {self.state_dir} to start over")
+                raise BatchError(
+                    f"{self.out} was started by a different job (it differs in: {', '.join(changed)}); "
+                    f"rerun with the same input and options, or remove {self.state_dir} to start over"
+                )
 
     def open(self, identity: dict[str, Any]) -> dict[int, dict[str, Any]]:
         """Start or resume: the manifest entries of the partitions already finished, by partition."""
@@ -113,8 +121,10 @@ class BatchOutput:
             stored = {"vner_batch": JOB_VERSION, **identity, "complete": False}
             write_atomic(self.job_file, _json_line(stored))
         elif stored.get("model") != identity["model"]:
-            raise BatchError(f"{self.out} holds predictions of model {stored.get('model')}, not "
-                             f"{identity['model']}; use that model, another --out, or remove {self.state_dir}")
+            raise BatchError(
+                f"{self.out} holds predictions of model {stored.get('model')}, not "
+                f"{identity['model']}; use that model, another --out, or remove {self.state_dir}"
+            )
         for temp in self.state_dir.glob(".*.tmp"):  # left by a run killed while writing
             temp.unlink()
         entries: dict[int, dict[str, Any]] = {}
@@ -129,13 +139,18 @@ class BatchOutput:
                     entries[index] = entry
         if stored.get("complete") and self.fmt == "jsonl":  # the parts are gone, the assembled file is there
             if not self.out.is_file() or self.out.stat().st_size != stored.get("bytes"):
-                raise BatchError(f"{self.out} was changed or removed after the job finished; "
-                                 f"remove {self.state_dir} to predict again")
+                raise BatchError(
+                    f"{self.out} was changed or removed after the job finished; "
+                    f"remove {self.state_dir} to predict again"
+                )
             for part in self.state_dir.glob("part-*.jsonl"):
                 part.unlink()  # left by a run killed while cleaning up
         else:
-            entries = {i: e for i, e in entries.items()
-                       if self.part_path(i).is_file() and self.part_path(i).stat().st_size == e.get("bytes")}
+            entries = {
+                i: e
+                for i, e in entries.items()
+                if self.part_path(i).is_file() and self.part_path(i).stat().st_size == e.get("bytes")
+            }
         write_atomic(self.manifest, b"".join(_json_line(e) for _, e in sorted(entries.items())))
         return entries
 

@@ -18,7 +18,15 @@ from typing import Any
 from distributed import Client, LocalCluster, as_completed
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from models.batch import THREAD_ENV_VARS, BatchJob, PartFailure, PartResult, configure_threads, run_partition
+from models.batch import (
+    BLAS_ENV_VARS,
+    THREAD_ENV_VARS,
+    BatchJob,
+    PartFailure,
+    PartResult,
+    configure_threads,
+    run_partition,
+)
 from models.batch_input import Partition
 from models.batch_output import BatchError
 from models.loading import load_model
@@ -51,9 +59,16 @@ class DaskRunner:
     model ``threads_per_worker`` threads, else as many as it has Dask threads.
     """
 
-    def __init__(self, model: str, *, workers: int | None = None, threads_per_worker: int | None = None,
-                 scheduler: str | None = None, dashboard_address: str = ":8787",
-                 say: Callable[[str], None] = print):
+    def __init__(
+        self,
+        model: str,
+        *,
+        workers: int | None = None,
+        threads_per_worker: int | None = None,
+        scheduler: str | None = None,
+        dashboard_address: str = ":8787",
+        say: Callable[[str], None] = print,
+    ):
         self.model, self.workers, self.threads = model, workers, threads_per_worker
         self.scheduler, self.dashboard_address, self.say = scheduler, dashboard_address, say
         self.cluster: LocalCluster | None = None
@@ -83,11 +98,14 @@ class DaskRunner:
             workers = self.workers or max(1, (os.cpu_count() or 1) // threads)
             # Dask's nannies export these before spawning each worker, into this process too: restored on exit
             self._environ = {name: os.environ[name] for name in THREAD_ENV_VARS if name in os.environ}
-            spawn_env = {**dask.config.get("distributed.nanny.pre-spawn-environ"),
-                         **{name: threads for name in THREAD_ENV_VARS[:-1]}}
+            spawn_env = {
+                **dask.config.get("distributed.nanny.pre-spawn-environ"),
+                **{name: threads for name in BLAS_ENV_VARS},
+            }
             with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}):
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=self.dashboard_address)
+                self.cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=self.dashboard_address
+                )
             self.client = Client(self.cluster)
             self.say(f"Dask LocalCluster: {workers} workers x {threads} threads")
         if self.client.dashboard_link:
@@ -95,8 +113,9 @@ class DaskRunner:
         try:
             self.client.register_plugin(ModelPlugin(self.model, threads), name=PLUGIN_NAME)
         except Exception as exc:  # noqa: BLE001 - whatever the worker raised, said in one line
-            raise BatchError(f"a Dask worker could not load the model {self.model}: {type(exc).__name__}: {exc}") \
-                from exc
+            raise BatchError(
+                f"a Dask worker could not load the model {self.model}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def __exit__(self, *exc: object) -> None:
         try:
@@ -119,14 +138,17 @@ class DaskRunner:
         try:
             return self.client.submit(_model_version, self.model, pure=False).result()
         except Exception as exc:  # noqa: BLE001 - whatever the worker raised, said in one line
-            raise BatchError(f"a Dask worker could not load the model {self.model}: {type(exc).__name__}: {exc}") \
-                from exc
+            raise BatchError(
+                f"a Dask worker could not load the model {self.model}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def map(self, job: BatchJob, partitions: list[Partition]) -> Iterator[PartResult | PartFailure]:
         assert self.client is not None, "use the runner inside `with`"
         token = uuid.uuid4().hex[:8]
-        futures = {self.client.submit(run_partition, job, part, key=f"vner-partition-{part.index:05d}-{token}"): part
-                   for part in partitions}
+        futures = {
+            self.client.submit(run_partition, job, part, key=f"vner-partition-{part.index:05d}-{token}"): part
+            for part in partitions
+        }
         pending = set(futures)
         try:
             for future in as_completed(futures):

@@ -80,9 +80,17 @@ def test_dask_rows_are_predict_one_by_one_and_the_same_bytes_as_local(
         found += len(row["entities"])
     assert found > 20
     table = pq.read_table(tmp_path / "dask" / parts[0])
-    assert table.schema.field("entities").type == pa.list_(pa.struct([
-        ("start", pa.int64()), ("end", pa.int64()), ("label", pa.string()), ("text", pa.string()),
-        ("score", pa.float64())]))
+    assert table.schema.field("entities").type == pa.list_(
+        pa.struct(
+            [
+                ("start", pa.int64()),
+                ("end", pa.int64()),
+                ("label", pa.string()),
+                ("text", pa.string()),
+                ("score", pa.float64()),
+            ]
+        )
+    )
 
 
 def test_model_loaded_once_per_worker_with_the_threads_asked(cluster: LocalCluster, seed_model: Path) -> None:
@@ -93,8 +101,11 @@ def test_model_loaded_once_per_worker_with_the_threads_asked(cluster: LocalClust
 
         from models.loading import _cache
 
-        return {"loaded": [str(path) for path, _ in _cache], "threads": os.environ.get("VNER_THREADS"),
-                "blas": sorted({pool["num_threads"] for pool in threadpool_info()})}
+        return {
+            "loaded": [str(path) for path, _ in _cache],
+            "threads": os.environ.get("VNER_THREADS"),
+            "blas": sorted({pool["num_threads"] for pool in threadpool_info()}),
+        }
 
     with dask_runner(cluster, ref, threads_per_worker=2) as runner:
         workers = runner.client.run(state)  # after the plugin ran, before any task
@@ -115,14 +126,16 @@ def test_a_worker_killed_mid_run_the_job_still_completes(cluster: LocalCluster, 
             os.kill(pids[0], signal.SIGKILL)
             killed.append((pids[0], done, total))
 
-    summary = run_batch([corpus], tmp_path / "out.jsonl", BatchJob(RULES, "jsonl"), runner, partition_size=2,
-                        progress=kill_one_worker)
+    summary = run_batch(
+        [corpus], tmp_path / "out.jsonl", BatchJob(RULES, "jsonl"), runner, partition_size=2, progress=kill_one_worker
+    )
     assert killed and killed[0][1] < killed[0][2] - 2  # killed while most partitions were still to do
     assert summary.complete and not summary.failed and summary.rows == len(records)
     lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["id"] for line in lines] == [r["id"] for r in records]  # each once, in input order
-    local = run_batch([corpus], tmp_path / "local.jsonl", BatchJob(RULES, "jsonl"), LocalRunner(RULES),
-                      partition_size=2)
+    local = run_batch(
+        [corpus], tmp_path / "local.jsonl", BatchJob(RULES, "jsonl"), LocalRunner(RULES), partition_size=2
+    )
     assert local.complete and (tmp_path / "local.jsonl").read_bytes() == (tmp_path / "out.jsonl").read_bytes()
     with Client(cluster) as client:  # the nanny replaced the worker
         client.wait_for_workers(2, timeout=30)
@@ -156,8 +169,20 @@ def test_killed_process_resumes_exactly_once(tmp_path: Path) -> None:
     records = write_corpus(corpus, copies=20)
     out = tmp_path / "entities.jsonl"
     manifest = tmp_path / "entities.jsonl.batch" / "manifest.jsonl"
-    command = [sys.executable, "-c", "from corpus.cli import main; main()", "predict", "--corpus", str(corpus),
-               "--out", str(out), "--model", RULES, "--partition-size", "2"]
+    command = [
+        sys.executable,
+        "-c",
+        "from corpus.cli import main; main()",
+        "predict",
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--model",
+        RULES,
+        "--partition-size",
+        "2",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -188,11 +213,13 @@ def test_documents_that_raise_go_to_the_errors_file_and_the_job_goes_on(tmp_path
     corpus = tmp_path / "corpus.jsonl"
     records = write_corpus(corpus, copies=1, extra=[{"id": "too-long", "text": long_text}])
     parquet_input = tmp_path / "more.parquet"
-    pq.write_table(pa.table({"id": ["fine", "no-text"], "text": ["Ngày 3-4, Huyện ủy Hậu Lộc họp.", None]}),
-                   parquet_input)
+    pq.write_table(
+        pa.table({"id": ["fine", "no-text"], "text": ["Ngày 3-4, Huyện ủy Hậu Lộc họp.", None]}), parquet_input
+    )
     out = tmp_path / "out.jsonl"
-    summary = run_batch([corpus, parquet_input], out, BatchJob(RULES, "jsonl", max_chars=10_000),
-                        LocalRunner(RULES), partition_size=3)
+    summary = run_batch(
+        [corpus, parquet_input], out, BatchJob(RULES, "jsonl", max_chars=10_000), LocalRunner(RULES), partition_size=3
+    )
     assert summary.complete and summary.errors == 2 and summary.rows == len(records) - 1 + 1
     errors = [json.loads(line) for line in summary.errors_file.read_text().splitlines()]
     assert [e["id"] for e in errors] == ["too-long", "no-text"]
@@ -223,8 +250,9 @@ def test_inputs_globs_directories_parquet_and_repeated_ids(tmp_path: Path) -> No
     first = write_corpus(data / "a.jsonl", copies=1)
     repeated = {"id": first[0]["id"], "text": "Ngày 3-4, Huyện ủy Hậu Lộc họp."}
     (data / "sub").mkdir()
-    pq.write_table(pa.table({"id": ["p-1", repeated["id"]], "text": [SEEDS[1].text, repeated["text"]]}),
-                   data / "sub" / "b.parquet")
+    pq.write_table(
+        pa.table({"id": ["p-1", repeated["id"]], "text": [SEEDS[1].text, repeated["text"]]}), data / "sub" / "b.parquet"
+    )
     (data / "_ignored.jsonl").write_text("not json\n")  # metadata-like names are skipped
     job = BatchJob(RULES, "jsonl")
     from_dir = run_batch([data], tmp_path / "dir.jsonl", job, LocalRunner(RULES), partition_size=4)
@@ -269,9 +297,24 @@ def test_cli_local_cluster_and_local_engine_write_the_same_file(tmp_path: Path) 
     for engine in ("local", "dask"):
         out = tmp_path / f"{engine}.jsonl"
         extra = ["--workers", "2"] if engine == "dask" else []
-        result = CliRunner().invoke(app, ["predict", "--corpus", str(corpus), "--out", str(out), "--model", RULES,
-                                          "--engine", engine, "--partition-size", "3", *extra],
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(
+            app,
+            [
+                "predict",
+                "--corpus",
+                str(corpus),
+                "--out",
+                str(out),
+                "--model",
+                RULES,
+                "--engine",
+                engine,
+                "--partition-size",
+                "3",
+                *extra,
+            ],
+            catch_exceptions=False,
+        )
         assert result.exit_code == 0, result.output
         assert f"{len(records)} documents predicted in 4 partitions (0 of 4 done before" in result.stderr
         outputs[engine] = out.read_bytes()
@@ -281,7 +324,20 @@ def test_cli_local_cluster_and_local_engine_write_the_same_file(tmp_path: Path) 
     assert outputs["local"] == outputs["dask"] and outputs["local"].count(b"\n") == len(records)
 
     started = time.monotonic()  # a model directory that is not one: said before any cluster starts
-    bad = CliRunner().invoke(app, ["predict", "--corpus", str(corpus), "--out", str(tmp_path / "x.jsonl"),
-                                   "--model", str(tmp_path), "--engine", "dask"], catch_exceptions=False)
+    bad = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(tmp_path / "x.jsonl"),
+            "--model",
+            str(tmp_path),
+            "--engine",
+            "dask",
+        ],
+        catch_exceptions=False,
+    )
     assert bad.exit_code == 2 and "is not a model directory" in bad.stderr and "Dask" not in bad.stderr
     assert time.monotonic() - started < 2 and not (tmp_path / "x.jsonl.batch").exists()
