@@ -57,3 +57,27 @@ def test_training_bench_reports_time_memory_and_scores(tmp_path: Path) -> None:
     assert figures["dev_micro"] == pytest.approx(scores.micro()) and figures["dev_micro"]["f1"] > 0
     assert figures["dev_f1_per_label"] == pytest.approx({k: v["f1"] for k, v in scores.per_label().items()})
     assert read_meta(model)["metrics"]["dev"]["micro"] == pytest.approx(scores.micro())
+
+
+def test_seeds_bench_reports_mean_and_spread_over_seeds(tmp_path: Path) -> None:
+    from corpus.jsonl import read_documents, write_documents
+
+    seeds = read_documents(BUNDLED_GOLD_FILE)
+    write_documents(tmp_path / "train.jsonl", seeds[:2])
+    write_documents(tmp_path / "dev.jsonl", seeds[4:])
+    run = subprocess.run(
+        [sys.executable, "-m", "training.seeds_bench", "--engine", "spacy", "--train", str(tmp_path / "train.jsonl"),
+         "--dev", str(tmp_path / "dev.jsonl"), "--out", str(tmp_path / "runs"), "--seeds", "3", "4",
+         "--set", "max_epochs=2"],
+        capture_output=True, text=True, check=True, env={**os.environ, "VNER_HOME": str(tmp_path / "home")},
+    )
+    report = json.loads((tmp_path / "runs" / "summary.json").read_text())
+    runs, summary = report["runs"], report["summary"]
+    assert [r["options"]["seed"] for r in runs] == [3, 4] and summary["seeds"] == [3, 4]
+    f1s = [r["dev_micro"]["f1"] for r in runs]
+    assert summary["micro_f1"]["mean"] == pytest.approx(sum(f1s) / 2)
+    assert summary["micro_f1"]["min"] == min(f1s) and summary["micro_f1"]["max"] == max(f1s)
+    assert summary["micro_f1"]["std"] == pytest.approx(abs(f1s[0] - f1s[1]) / 2**0.5)
+    assert f"{summary['micro_f1']['mean']:.3f} ± {summary['micro_f1']['std']:.3f}" in run.stdout
+    assert (tmp_path / "runs" / "seed-3" / "vner-model.json").is_file()
+    assert not (tmp_path / "home" / "models" / "LATEST").exists()  # a benchmark never changes the default model

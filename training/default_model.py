@@ -55,8 +55,8 @@ def build_default_model(gold_dir: Path, out_dir: Path = BUNDLED_MODEL_DIR, work:
             **shipped,
             "data": {name: describe_file(path, read_gold(path, schema)) for name, path in files.items()},
             "metrics": {"dev": held_out["metrics"]["dev"]},
-            "note": "Trained on train + dev + seeds. The dev scores come from the same recipe trained on train + seeds "
-                    "with dev held out.",
+            "note": "Trained on train + dev + seeds. The dev scores below come from the same recipe trained on "
+                    "train + seeds, with dev held out.",
         }
         meta.pop("default", None)
         write_meta(scratch / "shipped", meta)

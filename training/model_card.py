@@ -13,6 +13,7 @@ def render_card(meta: dict[str, Any]) -> str:
         "",
         f"Vietnamese NER for local-government news, trained {meta.get('created', '?')} by `vner train`.",
         "",
+        *([meta["note"], ""] if meta.get("note") else []),
         "## Labels",
         "",
         *(f"- **{label['name']}**: {label['description']}" for label in meta["schema"]["labels"]),
