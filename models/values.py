@@ -5,7 +5,8 @@ Vietnamese writes ``.`` between thousands and ``,`` before decimals: ``6.325`` i
 ``164,5 tỷ đồng`` is 164 500 000 000 in the unit ``đồng``). Ranges (``8,3-8,5%``,
 ``5.000 người đến 8.000 người``) give ``number`` and ``upper``; a share written ``x/y``
 (``19,43/19,43km``, ``58/79 phiếu``) gives ``number`` x and ``total`` y. Numbers that are parts
-of dates or identifiers (``quý I-2023``, ``năm 2020``, ``số 10``) are not the value.
+of dates, identifiers or times of day (``quý I-2023``, ``năm 2020``, ``10-NQ/TU``, ``19h``) are
+not the value.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ def _first_number(surface: str) -> tuple[Decimal, int, int] | None:
             continue
         if re.match(r"\s*[-–/]\s*(?:[A-ZĐ]{2,}|\d+\s*/)", after):  # "10-NQ/TU", "15/2023/NĐ-CP": identifiers
             continue
+        if re.match(r"h(?:\d{1,2})?(?![^\W\d_])", after) or re.search(r"\d{1,2}h$", before):
+            continue  # "19h", "7h30": a time of day, never a value
         return parse_number(match.group()), match.start(), match.end()
     words = list(re.finditer(r"[^\W\d_]+", surface))
     for i, word in enumerate(words):

@@ -146,6 +146,9 @@ def test_every_seed_surface(surface: str, label: str) -> None:
         ("giai đoạn 2021-2025", "FIGURE", Value(None)),
         ("Nghị quyết số 10-NQ/TU", "FIGURE", Value(None)),
         ("lần thứ 15", "FIGURE", Value(None)),
+        ("19h", "FIGURE", Value(None)),
+        ("7h30", "FIGURE", Value(None)),
+        ("105ha", "FIGURE", Value(105, unit="ha")),
         ("các xã", "TARGET", Value(None, indicator="các xã")),
     ],
 )
