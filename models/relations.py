@@ -13,12 +13,13 @@ A post goes to one person: a post right before a name beats the first post in ap
 beats posts chained to either, which beat ", ông"; among equals the nearer name wins.
 
 PERIOD (FIGURE or TARGET -> DATE): each value is linked to one period stated in its sentence (a
-clause ending in ``.``, ``;`` or a line break): the nearest before the value, else the nearest
-after it. Not periods: a comparison base ("so với năm 2022"), the date of an event ("phê duyệt
-năm 2009"), a day ("Ngày 3-4", "Sáng 5/1") unless it is a cut-off, a start or a point in time
-("tính đến ngày 30/6", "từ ngày 1/7", "lúc 7h ngày 18-11"). A period inside parentheses serves
-only the values inside them. A DATE without a keyword, year or day/month and a value without a
-number (both model errors, by the spec's definitions) are not linked.
+clause ending in ``.``, ``;`` or a line break): the one right after the value behind "đến",
+"vào", "trong" ("12% trở lên đến năm 2025"), else the nearest before it, else the nearest after
+it. Not periods: a comparison base ("so với năm 2022"), the date of an event ("phê duyệt năm
+2009"), a day ("Ngày 3-4", "Sáng 5/1") unless it is a cut-off, a start or a point in time ("tính
+đến ngày 30/6", "từ ngày 1/7", "lúc 7h ngày 18-11"). A period inside parentheses serves only the
+values inside them. A DATE without a keyword, year or day/month and a value without a number
+(both model errors, by the spec's definitions) are not linked.
 
 Works on any text: spans are mapped to the NFC, plain-space text first, and back.
 """
@@ -58,6 +59,8 @@ _CHAIN = re.compile(r"\s*(?:,|kiêm|, kiêm|và|-|–)\s*(?:(?:nguyên|kiêm)\s+
 _COMPARISON = re.compile(
     r"\bso\s+(?:với\s+)?(?:cùng\s+kỳ\s+|cùng\s+thời\s+điểm\s+|thời\s+điểm\s+|kỳ\s+)?(?:của\s+)?$", re.I
 )
+# Between a value and the period right after it, which is then its own ("12% trở lên đến năm 2025").
+_ATTACHED = re.compile(r"\s*(?:đến|tới|vào|trong|tính đến)\s+", re.I)
 # An event: "phê duyệt năm 2009", "ban hành hồi tháng 3".
 _EVENT = re.compile(
     r"\b(?:phê duyệt|ban hành|ký|ký kết|thông qua|khởi công|động thổ|khánh thành|khai trương|thành lập|diễn ra"
@@ -187,7 +190,8 @@ def _periods(text: str, spans: Sequence[Span], sentence: _Sentences, value_label
         candidates = [p for p in periods.get(index, []) if _reachable(text, p, value, bounds[index])]
         before = [p for p in candidates if p.end <= value.start]
         after = [p for p in candidates if p.start >= value.end]
-        chosen = before[-1] if before else after[0] if after else None
+        attached = after and _ATTACHED.fullmatch(text[value.end:after[0].start])
+        chosen = after[0] if attached else before[-1] if before else after[0] if after else None
         if chosen:
             relations.append(Relation((value.start, value.end), (chosen.start, chosen.end), PERIOD))
     return relations

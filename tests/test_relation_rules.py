@@ -196,3 +196,13 @@ def test_no_period_for_a_bare_number_date_or_a_value_without_number() -> None:
     marked = [("11,3 km", "FIGURE"), ("12", "DATE"), ("Chỉ thị 40-CT/TW", "FIGURE"), ("năm 2015", "DATE"),
               ("5 tỷ đồng", "FIGURE")]
     assert _links(text, marked) == {("5 tỷ đồng", "PERIOD", "năm 2015")}
+
+
+def test_a_period_right_behind_the_value_is_its_own() -> None:
+    text = "Năm 2023 cấp 10 xe vào năm 2018 và 30 xe vào năm 2020; phấn đấu tăng trưởng 12% trở lên đến năm 2025."
+    marked = [("Năm 2023", "DATE"), ("10 xe", "FIGURE"), ("năm 2018", "DATE"), ("30 xe", "FIGURE"),
+              ("năm 2020", "DATE"), ("tăng trưởng 12% trở lên", "TARGET"), ("năm 2025", "DATE")]
+    assert _links(text, marked) == {
+        ("10 xe", "PERIOD", "năm 2018"), ("30 xe", "PERIOD", "năm 2020"),
+        ("tăng trưởng 12% trở lên", "PERIOD", "năm 2025"),
+    }
