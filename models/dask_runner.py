@@ -11,6 +11,7 @@ process that started the job writes (see :mod:`models.batch`).
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,12 +37,18 @@ CONNECT_TIMEOUT = "20s"
 
 
 class ModelPlugin(WorkerPlugin):
-    """On every worker: set the compute threads, then load the model (kept in the process's model cache)."""
+    """On every worker: set the compute threads, then load the model (kept in the process's model cache).
 
-    def __init__(self, model: str, threads: int | None):
-        self.model, self.threads = model, threads
+    Workers of a cluster started here ignore Ctrl-C (the terminal sends it to them too): the job's
+    own process stops them, instead of each printing a traceback.
+    """
+
+    def __init__(self, model: str, threads: int | None, ignore_interrupt: bool = False):
+        self.model, self.threads, self.ignore_interrupt = model, threads, ignore_interrupt
 
     def setup(self, worker: Any) -> None:
+        if self.ignore_interrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         configure_threads(self.threads or worker.state.nthreads)
         load_model(self.model)
 
@@ -111,7 +118,8 @@ class DaskRunner:
         if self.client.dashboard_link:
             self.say(f"Dask dashboard: {self.client.dashboard_link}")
         try:
-            self.client.register_plugin(ModelPlugin(self.model, threads), name=PLUGIN_NAME)
+            plugin = ModelPlugin(self.model, threads, ignore_interrupt=self.cluster is not None)
+            self.client.register_plugin(plugin, name=PLUGIN_NAME)
         except Exception as exc:  # noqa: BLE001 - whatever the worker raised, said in one line
             raise BatchError(
                 f"a Dask worker could not load the model {self.model}: {type(exc).__name__}: {exc}"
