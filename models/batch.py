@@ -33,7 +33,7 @@ from models.hf_engine import THREADS_ENV
 from models.loading import RULES_ENGINE, default_model_dir, load_model
 from models.predict import DEFAULT_MAX_CHARS, predict
 
-DEFAULT_PARTITION_SIZE = 500  # documents; ~400k words: 15 s of spaCy or 90 s of int8 ONNX on one core
+DEFAULT_PARTITION_SIZE = 500  # articles, ~400k words: about 30 s of spaCy or 3 min of int8 ONNX on one core
 DEFAULT_BATCH_SIZE = 16  # documents per model call
 BLAS_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # read when a library loads
 THREAD_ENV_VARS = (*BLAS_ENV_VARS, THREADS_ENV)

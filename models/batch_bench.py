@@ -9,17 +9,18 @@ directory, then runs the batch job once per model and setup, each in a fresh pro
 - ``tcp:NxT``: a ``dask scheduler`` and N ``dask worker`` processes started as separate programs
   talking TCP on 127.0.0.1, the job attached with ``--scheduler`` as on real machines.
 
-Printed per run: words/s over the whole job and after start-up (cluster, model loading), the
-start-up seconds, peak RSS of the driver and of each worker, and the scaling efficiency of N workers
-against one (words/s after start-up / (N x the 1-worker figure)). Nothing is written to the repository.
+Printed per run: words/s over the whole job and after start-up (cluster, model loading), words per
+CPU second of the processes that predict (the figure that holds on a busy machine), the start-up
+seconds, peak RSS of the driver and of each worker, and the scaling efficiency of N workers against
+one (words/s after start-up / (N x the 1-worker figure)). Nothing is written to the repository.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -41,27 +42,42 @@ DEFAULT_PARTITION_SIZE = 50  # 24 partitions of the replicated pool: enough to k
 
 
 def replicate(source: Path, words: int, target: Path) -> tuple[int, int]:
-    """Copies of ``source``'s documents under new ids until ``words`` words; returns (documents, words)."""
+    """``source``'s documents, again and again under new ids, until ``words`` words; returns (documents, words)."""
     records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
-    per_copy = sum(len(r["text"].split()) for r in records)
-    copies = max(1, math.ceil(words / per_copy))
+    documents, written = 0, 0
     with open(target, "w", encoding="utf-8") as sink:
-        for copy in range(copies):
-            for record in records:
-                sink.write(
-                    json.dumps({"id": f"{record['id']}~{copy}", "text": record["text"]}, ensure_ascii=False) + "\n"
-                )
-    return copies * len(records), copies * per_copy
+        while written < words:
+            record = records[documents % len(records)]
+            copy = {"id": f"{record['id']}~{documents // len(records)}", "text": record["text"]}
+            sink.write(json.dumps(copy, ensure_ascii=False) + "\n")
+            documents += 1
+            written += len(record["text"].split())
+    return documents, written
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class MeasuredRunner:
-    """A runner wrapper that times start-up and asks Dask workers for their peak RSS at the end."""
+    """A runner wrapper: start-up time, CPU seconds spent on the partitions, and the workers' peak RSS.
+
+    CPU seconds do not grow when other programs share the cores, so words per CPU second is the
+    figure to compare on a busy machine (wall-clock words/s there mostly measures the others).
+    """
 
     def __init__(self, runner: Any):
         self.runner = runner
         self.entered = 0.0
         self.startup_seconds = 0.0
+        self.cpu_seconds = 0.0
         self.worker_rss_mb: list[int] = []
+
+    def _cpu(self) -> float:
+        client = getattr(self.runner, "client", None)
+        return sum(client.run(cpu_seconds).values()) if client is not None else cpu_seconds()
 
     def __enter__(self) -> MeasuredRunner:
         self.entered = time.perf_counter()
@@ -77,7 +93,9 @@ class MeasuredRunner:
         return version
 
     def map(self, job: BatchJob, partitions: list[Partition]) -> Iterator[PartResult | PartFailure]:
+        before = self._cpu()
         yield from self.runner.map(job, partitions)
+        self.cpu_seconds = self._cpu() - before
         client = getattr(self.runner, "client", None)
         if client is not None:
             self.worker_rss_mb = sorted(client.run(peak_rss_mb).values())
@@ -159,6 +177,7 @@ def run_one(model: str, config: str, corpus: Path, out_dir: Path, partition_size
         "startup_seconds": round(runner.startup_seconds, 1),
         "words_per_second": round(summary.words / seconds),
         "words_per_second_after_startup": round(summary.words / work),
+        "words_per_cpu_second": round(summary.words / runner.cpu_seconds),
         "driver_peak_rss_mb": peak_rss_mb(),
         "worker_peak_rss_mb": runner.worker_rss_mb,
     }
@@ -237,10 +256,10 @@ def _add_scaling(rows: list[dict[str, Any]]) -> None:
 def _print_table(rows: list[dict[str, Any]]) -> None:
     """The figures as a Markdown table (what the README shows)."""
     print(
-        "| model | setup | words/s | words/s after start-up | start-up s | scaling | peak RSS MB: driver; workers "
-        "| load avg |"
+        "| model | setup | words/s | words/s after start-up | words per CPU s | start-up s | scaling "
+        "| peak RSS MB: driver; workers | load avg |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         setup = "local (1 process)" if row["config"] == "local" else row["config"]
         workers = ", ".join(map(str, row["worker_peak_rss_mb"]))
@@ -250,6 +269,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             setup,
             f"{row['words_per_second']:,}",
             f"{row['words_per_second_after_startup']:,}",
+            f"{row.get('words_per_cpu_second', 0):,}",
             row["startup_seconds"],
             row.get("scaling_efficiency", ""),
             rss,
