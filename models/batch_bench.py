@@ -11,8 +11,9 @@ directory, then runs the batch job once per model and setup, each in a fresh pro
 
 Printed per run: words/s over the whole job and after start-up (cluster, model loading), words per
 CPU second of the processes that predict (the figure that holds on a busy machine), the start-up
-seconds, peak RSS of the driver and of each worker, and the scaling efficiency of N workers against
-one (words/s after start-up / (N x the 1-worker figure)). Nothing is written to the repository.
+seconds, peak RSS of the driver and of each worker, and the scaling efficiency of N workers x T
+threads against one worker of one thread (words/s after start-up / (N x T x the dask:1x1 figure)).
+Nothing is written to the repository.
 """
 
 from __future__ import annotations
@@ -242,15 +243,13 @@ def main() -> None:
 
 
 def _add_scaling(rows: list[dict[str, Any]]) -> None:
-    """Scaling efficiency of each cluster run: its words/s after start-up / (workers x dask:1xT's)."""
+    """Scaling efficiency of each cluster run: words/s after start-up / (workers x threads x dask:1x1's)."""
     after = "words_per_second_after_startup"
     for row in rows:
-        base = next(
-            (r for r in rows if r["model"] == row["model"] and r["config"] == f"dask:1x{row['threads_per_worker']}"),
-            None,
-        )
+        base = next((r for r in rows if r["model"] == row["model"] and r["config"] == "dask:1x1"), None)
         if row["config"] != "local" and base is not None:
-            row["scaling_efficiency"] = round(row[after] / (row["workers"] * base[after]), 2)
+            cores = row["workers"] * row["threads_per_worker"]
+            row["scaling_efficiency"] = round(row[after] / (cores * base[after]), 2)
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
