@@ -30,6 +30,7 @@ class Label:
     description: str
     color: str
     hotkey: str
+    span: bool = False  # found by the engines' span classifiers (long spans around a value: TARGET), not BIO tags
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class LabelSchema:
         return tuple(label.name for label in self.labels)
 
     @property
+    def span_labels(self) -> tuple[str, ...]:
+        """Labels the engines find with a span classifier instead of tags (``"span": true``: TARGET)."""
+        return tuple(label.name for label in self.labels if label.span)
+
+    @property
     def relation_names(self) -> tuple[str, ...]:
         return tuple(relation.name for relation in self.relations)
 
@@ -66,11 +72,12 @@ class LabelSchema:
     def __contains__(self, name: object) -> bool:
         return name in self.names
 
-    def bio_tags(self) -> list[str]:
-        """``O`` then ``B-X``, ``I-X`` for each label X, in schema order."""
+    def bio_tags(self, *, span_labels: bool = True) -> list[str]:
+        """``O`` then ``B-X``, ``I-X`` for each label X in schema order (without :attr:`span_labels` if asked)."""
         tags = ["O"]
         for name in self.names:
-            tags += [f"B-{name}", f"I-{name}"]
+            if span_labels or name not in self.span_labels:
+                tags += [f"B-{name}", f"I-{name}"]
         return tags
 
     def to_dict(self) -> dict:
@@ -91,6 +98,7 @@ class LabelSchema:
                     description=str(item.get("description", "")),
                     color=str(item.get("color", "#888888")),
                     hotkey=str(item.get("hotkey", "")),
+                    span=bool(item.get("span", False)),
                 )
                 for item in data["labels"]
             )

@@ -29,6 +29,7 @@ from corpus.document import Span
 from corpus.schema import LabelSchema
 from corpus.text import split_words
 from models.base import NerModel
+from models.span_head import SpanHead, load_span_head, merge_spans
 
 ENGINE = "transformers"
 HF_DIR = "hf"  # weights, config and tokenizer inside a model directory
@@ -302,73 +303,19 @@ def padded_batches(
         yield batch, ids, mask
 
 
-class HFModel(NerModel):
-    """A fine-tuned ``AutoModelForTokenClassification`` in ``<model dir>/hf``."""
+class TorchRuntime:
+    """Runs a transformers ``AutoModelForTokenClassification`` with PyTorch (eval mode, no autograd)."""
 
-    engine = ENGINE
+    name = "torch"
 
-    @property
-    def runtime(self) -> str:
-        return self.meta.get("runtime", "torch")
-
-    def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema, *,
-                 threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
-        super().__init__(path, meta, schema)
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_dir = Path(path) / HF_DIR
-        if not (hf_dir / "config.json").is_file():
-            from models.card import ModelDirError
-
-            raise ModelDirError(f"{path}: no transformers model in {HF_DIR}/ (config.json missing)")
-        settings = meta.get("training", {})
-        hf_logging.disable_progress_bar()
-        tokenizer = AutoTokenizer.from_pretrained(hf_dir)
-        model = AutoModelForTokenClassification.from_pretrained(hf_dir)
-        self._setup(model, tokenizer, int(settings.get("max_length", DEFAULT_MAX_LENGTH)),
-                    int(settings.get("stride", DEFAULT_STRIDE)), threads, batch_size)
-
-    @classmethod
-    def from_components(cls, model: Any, tokenizer: Any, schema: LabelSchema, *, path: Path,
-                        max_length: int = DEFAULT_MAX_LENGTH, stride: int = DEFAULT_STRIDE,
-                        threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> HFModel:
-        """Wrap an in-memory model and tokenizer (used during training to score on dev)."""
-        self = cls.__new__(cls)
-        NerModel.__init__(self, Path(path), {"engine": ENGINE, "schema": schema.to_dict()}, schema)
-        self._setup(model, tokenizer, max_length, stride, threads, batch_size)
-        return self
-
-    def _setup(self, model: Any, tokenizer: Any, max_length: int, stride: int,
-               threads: int | None, batch_size: int, pad_id: int | None = None) -> None:
+    def __init__(self, model: Any, threads: int | None = None):
         self.model = model
-        self.tokenizer = tokenizer
-        self.encoder = WindowEncoder(tokenizer, max_length, stride)
-        self.threads = threads or _threads_from_env()
-        self.batch_size = batch_size
-        pad = pad_id if pad_id is not None else getattr(tokenizer, "pad_token_id", None)
-        self.pad_id = pad if pad is not None else 0
-        id2label = {int(k): v for k, v in model.config.id2label.items()}
-        self.tags = [id2label[i] for i in range(len(id2label))]
-        unknown = {t.partition("-")[2] for t in self.tags if t != "O"} - set(self.schema.names)
-        if unknown:
-            from models.card import ModelDirError
-
-            raise ModelDirError(f"{self.path}: model tags use labels outside the schema: {sorted(unknown)}")
-
-    def window_probabilities(self, windows: Sequence[Window]) -> list[np.ndarray]:
-        """Softmax tag probabilities, one ``(len(input_ids), n_tags)`` array per window."""
-        out: list[np.ndarray] = [np.empty(0)] * len(windows)
-        with self._inference():
-            for batch, ids, mask in padded_batches(windows, self.batch_size, self.pad_id):
-                probs = softmax(self._logits(ids, mask))
-                for row, i in enumerate(batch):
-                    out[i] = probs[row, : len(windows[i].input_ids)]
-        return out
+        self.threads = threads
+        self.id2label = {int(k): v for k, v in model.config.id2label.items()}
 
     @contextmanager
-    def _inference(self) -> Iterator[None]:
-        """Eval mode, no autograd, and this model's thread count, all restored afterwards."""
+    def running(self) -> Iterator[None]:
+        """Eval mode, no autograd, and this runtime's thread count, all restored afterwards."""
         import torch
 
         previous_threads = torch.get_num_threads()
@@ -384,24 +331,132 @@ class HFModel(NerModel):
                 torch.set_num_threads(previous_threads)
             self.model.train(was_training)
 
-    def _logits(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def forward(self, ids: np.ndarray, mask: np.ndarray, hidden: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits ``(batch, tokens, tags)`` and, if asked, the last hidden states ``(batch, tokens, d)``."""
         import torch
 
-        return self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits.numpy()
+        out = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                         output_hidden_states=hidden)
+        states = out.hidden_states[-1].float().numpy() if hidden else None
+        return out.logits.float().numpy(), states
+
+
+class HFModel(NerModel):
+    """A fine-tuned token-classification encoder (``<model dir>/hf``, or its ONNX export), with its span head.
+
+    What executes the encoder is a runtime object: :class:`TorchRuntime`, or
+    :class:`models.onnx_engine.OnnxRuntime` for a directory written by ``vner export-onnx``
+    (``"runtime": "onnxruntime"`` in its meta; loading it imports neither torch nor transformers).
+    """
+
+    engine = ENGINE
+
+    def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema, *,
+                 threads: int | None = None, batch_size: int | None = None):
+        super().__init__(path, meta, schema)
+        threads = threads or _threads_from_env()
+        settings = meta.get("training", {})
+        runner: Any
+        if meta.get("runtime") == "onnxruntime":
+            from models.onnx_engine import ONNX_BATCH_SIZE, load_onnx
+
+            runner, tokenizer, pad_id, files = load_onnx(Path(path), meta, threads)
+            batch_size = batch_size or ONNX_BATCH_SIZE
+        else:
+            runner, tokenizer, files = self._load_torch(Path(path), threads)
+            pad_id = getattr(tokenizer, "pad_token_id", None)
+        self._setup(runner, tokenizer, int(settings.get("max_length", DEFAULT_MAX_LENGTH)),
+                    int(settings.get("stride", DEFAULT_STRIDE)), batch_size or DEFAULT_BATCH_SIZE, pad_id,
+                    load_span_head(files))
+
+    @staticmethod
+    def _load_torch(path: Path, threads: int | None) -> tuple[TorchRuntime, Any, Path]:
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_dir = path / HF_DIR
+        if not (hf_dir / "config.json").is_file():
+            from models.card import ModelDirError
+
+            raise ModelDirError(f"{path}: no transformers model in {HF_DIR}/ (config.json missing)")
+        hf_logging.disable_progress_bar()
+        tokenizer = AutoTokenizer.from_pretrained(hf_dir)
+        return TorchRuntime(AutoModelForTokenClassification.from_pretrained(hf_dir), threads), tokenizer, hf_dir
+
+    @classmethod
+    def from_components(cls, model: Any, tokenizer: Any, schema: LabelSchema, *, path: Path,
+                        max_length: int = DEFAULT_MAX_LENGTH, stride: int = DEFAULT_STRIDE,
+                        threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                        span_head: SpanHead | None = None) -> HFModel:
+        """Wrap an in-memory model, tokenizer and span head (used during training to score on dev)."""
+        self = cls.__new__(cls)
+        NerModel.__init__(self, Path(path), {"engine": ENGINE, "schema": schema.to_dict()}, schema)
+        self._setup(TorchRuntime(model, threads or _threads_from_env()), tokenizer, max_length, stride, batch_size,
+                    getattr(tokenizer, "pad_token_id", None), span_head)
+        return self
+
+    def _setup(self, runner: Any, tokenizer: Any, max_length: int, stride: int, batch_size: int,
+               pad_id: int | None, span_head: SpanHead | None) -> None:
+        self.runner = runner
+        self.tokenizer = tokenizer
+        self.encoder = WindowEncoder(tokenizer, max_length, stride)
+        self.batch_size = batch_size
+        self.pad_id = pad_id if pad_id is not None else 0
+        self.span_head = span_head
+        self.tags = [runner.id2label[i] for i in range(len(runner.id2label))]
+        labels = {t.partition("-")[2] for t in self.tags if t != "O"} | set(span_head.labels if span_head else [])
+        unknown = labels - set(self.schema.names)
+        if unknown:
+            from models.card import ModelDirError
+
+            raise ModelDirError(f"{self.path}: the model uses labels outside the schema: {sorted(unknown)}")
+
+    @property
+    def runtime(self) -> str:
+        return str(self.runner.name)
+
+    def window_outputs(self, windows: Sequence[Window], hidden: bool = False) -> tuple[list[np.ndarray], list]:
+        """Per window: softmax tag probabilities ``(len(input_ids), n_tags)`` and, if asked, last hidden states."""
+        probs: list[np.ndarray] = [np.empty(0)] * len(windows)
+        states: list[np.ndarray | None] = [None] * len(windows)
+        with self.runner.running():
+            for batch, ids, mask in padded_batches(windows, self.batch_size, self.pad_id):
+                logits, last = self.runner.forward(ids, mask, hidden)
+                batch_probs = softmax(logits)
+                for row, i in enumerate(batch):
+                    probs[i] = batch_probs[row, : len(windows[i].input_ids)]
+                    if last is not None:
+                        states[i] = last[row, : len(windows[i].input_ids)]
+        return probs, states
+
+    def window_probabilities(self, windows: Sequence[Window]) -> list[np.ndarray]:
+        """Softmax tag probabilities, one ``(len(input_ids), n_tags)`` array per window."""
+        return self.window_outputs(windows)[0]
 
     def predict_normalized(self, texts: list[str]) -> list[list[Span]]:
         bounds = [split_words(text) for text in texts]
-        per_doc = self.encoder.encode_batch([[text[a:b] for a, b in words] for text, words in zip(texts, bounds)])
+        per_doc = self.encoder.encode_batch(
+            [[text[a:b] for a, b in words] for text, words in zip(texts, bounds, strict=True)]
+        )
         flat = [window for windows in per_doc for window in windows]
-        probs = iter(self.window_probabilities(flat))
+        probs, states = self.window_outputs(flat, hidden=self.span_head is not None)
+        position = 0
         results = []
-        for text, words, windows in zip(texts, bounds, per_doc):
-            merged = merge_windows(len(words), windows, [next(probs) for _ in windows])
+        for text, words, windows in zip(texts, bounds, per_doc, strict=True):
+            window_range = slice(position, position + len(windows))
+            position += len(windows)
+            merged = merge_windows(len(words), windows, probs[window_range])
             seen = [j for j, row in enumerate(merged) if not np.isnan(row).any()]
             breaks = [k > 0 and "\n" in text[words[seen[k - 1]][1]:words[j][0]] for k, j in enumerate(seen)]
             tags: list[str | None] = [None] * len(words)
             confidences: list[float | None] = [None] * len(words)
-            for j, best in zip(seen, best_tag_path(merged[seen], self.tags, breaks)):
+            for j, best in zip(seen, best_tag_path(merged[seen], self.tags, breaks), strict=True):
                 tags[j], confidences[j] = self.tags[best], float(merged[j, best])
-            results.append([s for s in decode_tags(text, words, tags, confidences) if s.label in self.schema])
+            spans = decode_tags(text, words, tags, confidences)
+            if self.span_head is not None and seen:
+                hidden = merge_windows(len(words), windows, states[window_range])[seen]
+                picks = self.span_head.decode(hidden, [text[a:b] for a, b in (words[j] for j in seen)], breaks)
+                spans = merge_spans(spans, [Span(words[seen[a]][0], words[seen[b - 1]][1], label, score)
+                                            for a, b, label, score in picks])
+            results.append([s for s in spans if s.label in self.schema])
         return results

@@ -25,26 +25,28 @@ def latest_pointer() -> Path:
     return models_dir() / LATEST_FILE
 
 
-def default_model_dir() -> Path:
-    """``$VNER_MODEL``, else the default model ``vner train`` recorded, else the bundled model."""
-    if os.environ.get(MODEL_ENV):
-        return Path(os.environ[MODEL_ENV])
+def recorded_default() -> Path | None:
+    """The default model when ``$VNER_MODEL`` is not set: the one ``vner train`` recorded, else the bundled one."""
     pointer = latest_pointer()
     if pointer.is_file():
         return Path(pointer.read_text(encoding="utf-8").strip())
-    if (BUNDLED_MODEL_DIR / META_FILE).is_file():
-        return BUNDLED_MODEL_DIR
+    return BUNDLED_MODEL_DIR if (BUNDLED_MODEL_DIR / META_FILE).is_file() else None
+
+
+def default_model_dir() -> Path:
+    """``$VNER_MODEL``, else :func:`recorded_default`."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    recorded = recorded_default()
+    if recorded is not None:
+        return recorded
     raise ModelDirError(
         f"no model given and no default model: train one with `vner train`, "
         f"pass --model DIR, or set {MODEL_ENV}=DIR"
     )
 
 
-def _engine_class(engine: str, runtime: str | None = None) -> type[NerModel]:
-    if runtime == "onnxruntime":  # written by `vner export-onnx`: models/onnx_engine.py
-        from models.onnx_engine import OnnxModel
-
-        return OnnxModel
+def _engine_class(engine: str) -> type[NerModel]:
     if engine == "spacy":
         from models.spacy_engine import SpacyModel
 
@@ -73,5 +75,5 @@ def load_model(model: str | Path | NerModel | None = None) -> NerModel:
     key = (path.resolve(), (path / META_FILE).stat().st_mtime_ns)  # a rewritten model is loaded anew
     with _lock:
         if key not in _cache:
-            _cache[key] = _engine_class(meta["engine"], meta.get("runtime"))(path, meta, schema_of(meta))
+            _cache[key] = _engine_class(meta["engine"])(path, meta, schema_of(meta))
         return _cache[key]

@@ -1,18 +1,20 @@
 """The transformers engine run by onnxruntime: a model directory written by ``vner export-onnx``.
 
-Everything but the forward pass is :class:`~models.hf_engine.HFModel`'s own: the same words,
-windows (``max_length``/``stride`` from the source model's ``vner-model.json``), window merge, BIO
-decoding and scores. Only :meth:`OnnxModel.window_probabilities` differs: it feeds padded
-``input_ids`` + ``attention_mask`` batches to an ``onnxruntime.InferenceSession`` (CPU) instead
-of a PyTorch model. Loading reads the tokenizer and config files with ``tokenizers`` and ``json``,
-so a process that serves an exported model never imports torch or transformers (about 400 MB less).
+:class:`~models.hf_engine.HFModel` loads such a directory with an :class:`OnnxRuntime` in place of
+PyTorch: the same words, windows (``max_length``/``stride`` from the source model's
+``vner-model.json``), window merge, BIO decoding, span head and scores; only the forward pass
+feeds padded ``input_ids`` + ``attention_mask`` batches to an ``onnxruntime.InferenceSession``
+(CPU). :func:`load_onnx` reads the tokenizer and config files with ``tokenizers`` and ``json``, so
+a process that serves an exported model never imports torch or transformers (about 400 MB less).
 
 Layout of such a directory::
 
     vner-model.json   the source's, plus "runtime": "onnxruntime", "quantized", "source_model", "onnx"
     README.md         the source's model card with a note about the export
     onnx/model.onnx   input_ids, attention_mask (int64, batch x sequence) -> logits (batch x sequence x tags)
-    onnx/config.json  the source's transformers config (id2label: the tags, pad_token_id), tokenizer.json beside it
+                      and, for a model with a span head, hidden (batch x sequence x hidden size)
+    onnx/config.json  the source's transformers config (id2label: the tags, pad_token_id), tokenizer.json beside it,
+                      and the span head's span_head.npz / span_head.json
 """
 
 from __future__ import annotations
@@ -21,15 +23,11 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from corpus.schema import LabelSchema
-from models.base import NerModel
 from models.card import ModelDirError
-from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, HFModel, _threads_from_env
 
 RUNTIME = "onnxruntime"  # vner-model.json "runtime" of an exported directory
 ONNX_DIR = "onnx"  # the .onnx file, config and tokenizer inside a model directory
@@ -40,6 +38,7 @@ TOKENIZER_FILE = "tokenizer.json"
 ONNX_BATCH_SIZE = 1
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "logits"
+HIDDEN_NAME = "hidden"  # last hidden states, exported when the model has a span head
 
 
 def session_options(threads: int | None) -> Any:
@@ -55,57 +54,46 @@ def session_options(threads: int | None) -> Any:
     return options
 
 
-class OnnxSession:
-    """An onnxruntime session with the transformers config beside it (``config.id2label`` gives the tags)."""
+class OnnxRuntime:
+    """Runs an exported encoder with onnxruntime: ``logits`` and, when the export has it, ``hidden``."""
 
-    def __init__(self, session: Any, config: Any):
+    name = RUNTIME
+
+    def __init__(self, session: Any, id2label: dict[Any, str]):
         self.session = session
-        self.config = config
+        self.id2label = {int(k): v for k, v in id2label.items()}
         names = {i.name for i in session.get_inputs()}
-        missing = set(INPUT_NAMES) - names
-        if missing or names - set(INPUT_NAMES):
+        if names != set(INPUT_NAMES):
             raise ModelDirError(f"the ONNX model takes inputs {sorted(names)}, not {list(INPUT_NAMES)}")
-
-    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        feed = {"input_ids": input_ids.astype(np.int64, copy=False),
-                "attention_mask": attention_mask.astype(np.int64, copy=False)}
-        return self.session.run([OUTPUT_NAME], feed)[0]
-
-
-class OnnxModel(HFModel):
-    """An exported transformers-engine model run with onnxruntime on CPU; otherwise exactly an HFModel."""
-
-    def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema, *,
-                 threads: int | None = None, batch_size: int = ONNX_BATCH_SIZE):
-        NerModel.__init__(self, path, meta, schema)
-        onnx_dir = Path(path) / ONNX_DIR
-        for needed in (ONNX_FILE, "config.json", TOKENIZER_FILE):
-            if not (onnx_dir / needed).is_file():
-                raise ModelDirError(f"{path}: no ONNX model in {ONNX_DIR}/ ({needed} missing); "
-                                    f"write one with `vner export-onnx`")
-        if meta.get("engine") != "transformers":
-            raise ModelDirError(f"{path}: an onnxruntime model must come from the transformers engine, "
-                                f"not {meta.get('engine')!r}")
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        threads = threads or _threads_from_env()
-        tokenizer = Tokenizer.from_file(str(onnx_dir / TOKENIZER_FILE))
-        config = json.loads((onnx_dir / "config.json").read_text(encoding="utf-8"))
-        session = ort.InferenceSession(str(onnx_dir / ONNX_FILE), sess_options=session_options(threads),
-                                       providers=["CPUExecutionProvider"])
-        settings = meta.get("training", {})
-        self._setup(OnnxSession(session, SimpleNamespace(id2label=config["id2label"])), tokenizer,
-                    int(settings.get("max_length", DEFAULT_MAX_LENGTH)), int(settings.get("stride", DEFAULT_STRIDE)),
-                    threads, batch_size, pad_id=config.get("pad_token_id"))
-
-    @classmethod
-    def from_components(cls, *args: Any, **kwargs: Any) -> HFModel:
-        raise TypeError("OnnxModel loads from an exported directory only; use HFModel.from_components")
+        self.has_hidden = HIDDEN_NAME in {o.name for o in session.get_outputs()}
 
     @contextmanager
-    def _inference(self) -> Iterator[None]:
+    def running(self) -> Iterator[None]:
         yield  # onnxruntime keeps its thread count in the session
 
-    def _logits(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self.model.logits(ids, mask)
+    def forward(self, ids: np.ndarray, mask: np.ndarray, hidden: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        if hidden and not self.has_hidden:
+            raise ModelDirError(f"this ONNX model has no {HIDDEN_NAME!r} output for its span head: export it again")
+        feed = {"input_ids": ids.astype(np.int64, copy=False), "attention_mask": mask.astype(np.int64, copy=False)}
+        outputs = self.session.run([OUTPUT_NAME, HIDDEN_NAME] if hidden else [OUTPUT_NAME], feed)
+        return outputs[0], outputs[1] if hidden else None
+
+
+def load_onnx(path: Path, meta: dict[str, Any], threads: int | None) -> tuple[OnnxRuntime, Any, int | None, Path]:
+    """The runtime, tokenizer (``tokenizers``), pad id and file directory of an exported model directory."""
+    onnx_dir = path / ONNX_DIR
+    for needed in (ONNX_FILE, "config.json", TOKENIZER_FILE):
+        if not (onnx_dir / needed).is_file():
+            raise ModelDirError(f"{path}: no ONNX model in {ONNX_DIR}/ ({needed} missing); "
+                                f"write one with `vner export-onnx`")
+    if meta.get("engine") != "transformers":
+        raise ModelDirError(f"{path}: an onnxruntime model must come from the transformers engine, "
+                            f"not {meta.get('engine')!r}")
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(onnx_dir / TOKENIZER_FILE))
+    config = json.loads((onnx_dir / "config.json").read_text(encoding="utf-8"))
+    session = ort.InferenceSession(str(onnx_dir / ONNX_FILE), sess_options=session_options(threads),
+                                   providers=["CPUExecutionProvider"])
+    return OnnxRuntime(session, config["id2label"]), tokenizer, config.get("pad_token_id"), onnx_dir

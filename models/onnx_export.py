@@ -13,7 +13,7 @@ the windows of a few articles), then its weights are dynamically quantized to in
 CPU inference, at the price of a few changed predictions, counted in the exported model's card.
 
 The new directory (see :mod:`models.onnx_engine` for its layout) is written next to the source
-and swapped into place only when complete; ``load_model`` runs it with :class:`OnnxModel`.
+and swapped into place only when complete; ``load_model`` runs it with :class:`~models.onnx_engine.OnnxRuntime`.
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ from models.hf_engine import (
     WindowEncoder,
     padded_batches,
 )
-from models.onnx_engine import INPUT_NAMES, ONNX_DIR, ONNX_FILE, OUTPUT_NAME, RUNTIME, session_options
+from models.onnx_engine import HIDDEN_NAME, INPUT_NAMES, ONNX_DIR, ONNX_FILE, OUTPUT_NAME, RUNTIME, session_options
 from models.onnx_smoothing import DEFAULT_ALPHA, input_maxima, smooth, smoothable_nodes
+from models.span_head import SPAN_HEAD_FILE
 
 DEFAULT_OPSET = 17  # LayerNormalization is one op from 17 on; onnxruntime 1.2x runs up to opset 21+
 CARD_FILE = "README.md"
@@ -89,34 +90,60 @@ def _example_inputs(vocab_size: int, pad_id: int, batch: int, length: int, seed:
     return ids, mask
 
 
-def _export(model: Any, path: Path, opset: int, vocab_size: int, pad_id: int) -> None:
+def _outputs(hidden: bool) -> list[str]:
+    return [OUTPUT_NAME, HIDDEN_NAME] if hidden else [OUTPUT_NAME]
+
+
+def _with_hidden(model: Any) -> Any:
+    """``model`` returning (logits, last hidden states): what a span head reads."""
+    import torch
+
+    class WithHidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, Any]:
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+            return out.logits, out.hidden_states[-1]
+
+    return WithHidden().eval()
+
+
+def _export(model: Any, path: Path, opset: int, vocab_size: int, pad_id: int, hidden: bool) -> None:
     import torch
 
     ids, mask = _example_inputs(vocab_size, pad_id, batch=2, length=8, seed=0)
     axes = {0: "batch", 1: "sequence"}
+    outputs = _outputs(hidden)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
         torch.onnx.export(
-            model, (ids, mask), str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
-            dynamic_axes={name: axes for name in (*INPUT_NAMES, OUTPUT_NAME)}, opset_version=opset,
-            do_constant_folding=True, dynamo=False,
+            _with_hidden(model) if hidden else model, (ids, mask), str(path), input_names=list(INPUT_NAMES),
+            output_names=outputs, dynamic_axes={name: axes for name in (*INPUT_NAMES, *outputs)},
+            opset_version=opset, do_constant_folding=True, dynamo=False,
         )
 
 
-def _check(model: Any, path: Path, vocab_size: int, pad_id: int) -> float:
-    """Largest |logit difference| between PyTorch and the ONNX file on a batch shaped unlike the traced one."""
+def _check(model: Any, path: Path, vocab_size: int, pad_id: int, hidden: bool) -> float:
+    """Largest |difference| of logits (and hidden states) between PyTorch and the ONNX file on a batch
+    shaped unlike the traced one."""
     import onnxruntime as ort
     import torch
 
     ids, mask = _example_inputs(vocab_size, pad_id, batch=3, length=13, seed=1)
     with torch.no_grad():
-        expected = model(input_ids=ids, attention_mask=mask).logits.float().numpy()
+        out = model(input_ids=ids, attention_mask=mask, output_hidden_states=hidden)
+    expected = [out.logits.float().numpy()] + ([out.hidden_states[-1].float().numpy()] if hidden else [])
     session = ort.InferenceSession(str(path), sess_options=session_options(None), providers=["CPUExecutionProvider"])
-    got = session.run([OUTPUT_NAME], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
-    if got.shape != expected.shape:
-        raise ExportError(f"the ONNX model returns logits of shape {got.shape}, PyTorch {expected.shape}")
+    got = session.run(_outputs(hidden), {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
     real = mask.numpy().astype(bool)
-    return float(np.abs(got - expected)[real].max())
+    worst = 0.0
+    for name, mine, theirs in zip(_outputs(hidden), got, expected, strict=True):
+        if mine.shape != theirs.shape:
+            raise ExportError(f"the ONNX model returns {name} of shape {mine.shape}, PyTorch {theirs.shape}")
+        worst = max(worst, float(np.abs(mine - theirs)[real].max()))
+    return worst
 
 
 def _fuse(src: Path, dst: Path, config: Any) -> dict[str, int]:
@@ -263,21 +290,22 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
     model = AutoModelForTokenClassification.from_pretrained(hf_dir, attn_implementation="eager").eval()
     config = model.config
     pad_id = config.pad_token_id if config.pad_token_id is not None else 0
+    hidden = (hf_dir / SPAN_HEAD_FILE).is_file()  # the span head reads the last hidden states
     with staged_dir(out) as staging:
         onnx_dir = staging / ONNX_DIR
         onnx_dir.mkdir()
         target = onnx_dir / ONNX_FILE
         plain, fp32 = staging / "plain.onnx", staging / "fp32.onnx"
-        _export(model, plain, opset, config.vocab_size, pad_id)
+        _export(model, plain, opset, config.vocab_size, pad_id, hidden)
         onnx.checker.check_model(str(plain))
         fused = _fuse(plain, fp32, config)
-        fp32_diff = _check(model, fp32, config.vocab_size, pad_id) if fused else math.inf
+        fp32_diff = _check(model, fp32, config.vocab_size, pad_id, hidden) if fused else math.inf
         if fp32_diff > FP32_TOLERANCE:  # not fused, or the fusions changed the logits: the plain graph
             if fused:
                 logging.getLogger(__name__).warning("onnxruntime's fusions changed the logits; exporting unfused")
                 fused = {}
             plain.replace(fp32)
-            fp32_diff = _check(model, fp32, config.vocab_size, pad_id)
+            fp32_diff = _check(model, fp32, config.vocab_size, pad_id, hidden)
         else:
             plain.unlink()
         if fp32_diff > FP32_TOLERANCE:
@@ -295,7 +323,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
             fp32.unlink()
         else:
             fp32.replace(target)
-        diff = _check(model, target, config.vocab_size, pad_id) if quantize else fp32_diff
+        diff = _check(model, target, config.vocab_size, pad_id, hidden) if quantize else fp32_diff
         _copy_hf_files(hf_dir, onnx_dir)
         new_meta = {
             **meta,
@@ -306,7 +334,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
                 "file": f"{ONNX_DIR}/{ONNX_FILE}",
                 "opset": opset,
                 "inputs": list(INPUT_NAMES),
-                "output": OUTPUT_NAME,
+                "outputs": _outputs(hidden),
                 "fused_operators": fused,
                 "quantization": "dynamic int8 (QInt8 weights, per channel), smoothed" if quantize else None,
                 "calibration": calibrated,

@@ -85,7 +85,10 @@ def test_model_directory_layout(tiny_seed_model: Path, backbone: Path) -> None:
     assert set(meta["metrics"]["dev"]["per_label"]) == set(load_schema().names)
     assert "transformers" in meta["versions"]
     config = json.loads((tiny_seed_model / HF_DIR / "config.json").read_text(encoding="utf-8"))
-    tags = load_schema().bio_tags()
+    tags = load_schema().bio_tags(span_labels=False)  # TARGET is the span head's
+    assert "B-TARGET" not in tags and settings["span_labels"] == ["TARGET"]
+    assert (tiny_seed_model / HF_DIR / "span_head.npz").is_file()
+    assert load_model(tiny_seed_model).span_head.labels == ["TARGET"]
     assert config["id2label"] == {str(i): tag for i, tag in enumerate(tags)}
     assert config["label2id"] == {tag: i for i, tag in enumerate(tags)}
     assert (tiny_seed_model / HF_DIR / "tokenizer.json").is_file()
@@ -106,10 +109,11 @@ def test_windows_with_a_rare_label_are_repeated(tiny_seed_model: Path) -> None:
     assert rare_labels(SEEDS[:4], load_schema().names) == ["TARGET"]  # 8 of 295 spans
     settings = read_meta(tiny_seed_model)["training"]
     assert settings["rare_labels"] == ["TARGET"] and settings["rare_repeats"] == DEFAULT_RARE_REPEATS > 1
-    tags = load_schema().bio_tags()
+    tags = load_schema().bio_tags(span_labels=False)
     encoder = WindowEncoder(AutoTokenizer.from_pretrained(tiny_seed_model / HF_DIR), 64, 16)
-    rows = [row for doc in SEEDS[:4] for row in document_features(doc, encoder, {t: i for i, t in enumerate(tags)})]
-    with_target = sum(tags.index("B-TARGET") in row["labels"] for row in rows)
+    label2id = {t: i for i, t in enumerate(tags)}
+    rows = [row for doc in SEEDS[:4] for row in document_features(doc, encoder, label2id, span_labels=["TARGET"])]
+    with_target = sum(any(target > 0 for target in row["span_targets"]) for row in rows)
     assert with_target > 0
     assert settings["train_windows"] == len(rows) + (DEFAULT_RARE_REPEATS - 1) * with_target
 

@@ -21,7 +21,7 @@ from models import load_model, predict
 from models.card import META_FILE, ModelDirError, read_meta, schema_of, write_meta
 from models.cli import register
 from models.hf_engine import HF_DIR, HFModel
-from models.onnx_engine import ONNX_DIR, ONNX_FILE, OnnxModel
+from models.onnx_engine import ONNX_DIR, ONNX_FILE, OnnxRuntime
 from models.onnx_export import ExportError, export_onnx
 from training.run import train_model
 
@@ -99,7 +99,7 @@ def test_export_writes_a_model_directory_for_onnxruntime(trained: Path, fp32: Pa
     assert not [p for p in trained.parent.iterdir() if p.name.startswith(".")]  # no staging left behind
 
     model = load_model(fp32)
-    assert isinstance(model, OnnxModel) and isinstance(model, HFModel) and model.engine == "transformers"
+    assert isinstance(model, HFModel) and isinstance(model.runner, OnnxRuntime) and model.engine == "transformers"
     torch_model = load_model(trained)
     assert (model.encoder.max_length, model.encoder.stride) == (torch_model.encoder.max_length, 16)
     assert model.tags == torch_model.tags
@@ -152,8 +152,8 @@ def test_an_exported_model_runs_without_torch(fp32: Path) -> None:
 
 def test_threads_and_batch_size_are_honoured(fp32: Path, pytorch_results: list[list[dict]]) -> None:
     meta = read_meta(fp32)
-    model = OnnxModel(fp32, meta, schema_of(meta), threads=1, batch_size=3)
-    assert model.model.session.get_session_options().intra_op_num_threads == 1
+    model = HFModel(fp32, meta, schema_of(meta), threads=1, batch_size=3)
+    assert model.runner.session.get_session_options().intra_op_num_threads == 1 and model.batch_size == 3
     assert [(e["start"], e["end"]) for e in predict(TEXTS[0], model)] == \
         [(e["start"], e["end"]) for e in pytorch_results[0]]
 

@@ -31,7 +31,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 def test_a_worse_model_does_not_replace_the_default_unless_asked(files: dict[str, Path], tmp_path: Path) -> None:
     schema = load_schema()
-    good = train_model("spacy", schema, files["good"], files["dev"], tmp_path / "good", max_epochs=3)
+    good = train_model("spacy", schema, files["good"], files["dev"], tmp_path / "good", max_epochs=12)
     assert default_model_dir().resolve() == (tmp_path / "good").resolve()
     assert "now the default" in good["default"]
     poor = train_model("spacy", schema, files["poor"], files["dev"], tmp_path / "poor", max_epochs=1)

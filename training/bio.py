@@ -70,8 +70,13 @@ def document_features(
     encoder: WindowEncoder,
     label2id: Mapping[str, int],
     report: AlignmentReport | None = None,
+    span_labels: Sequence[str] = (),
 ) -> list[dict[str, list[int]]]:
-    """Training examples of one gold document: ``input_ids``, ``attention_mask``, ``labels`` per window."""
+    """Training examples of one gold document: ``input_ids``, ``attention_mask``, ``labels`` per window.
+
+    Spans of ``span_labels`` are not tagged: each window gets the span head's candidates and
+    targets instead (:func:`training.span_training.window_span_targets`).
+    """
     words = split_words(doc.text)
     windows = encoder.encode([doc.text[a:b] for a, b in words])
     kept = [False] * len(words)
@@ -79,13 +84,25 @@ def document_features(
         for _, word in window.first:
             kept[word] = True
     labels = [tag.partition("-")[2] for tag in label2id if tag != "O"]
-    tags = word_tags(doc.text, words, doc.spans, report, doc_id=doc.id, labels=labels, kept=kept)
+    tagged = [span for span in doc.spans if span.label not in span_labels]
+    tags = word_tags(doc.text, words, tagged, report, doc_id=doc.id, labels=labels, kept=kept)
+    if report is not None:
+        starts, ends = {a for a, _ in words}, {b for _, b in words}
+        for span in doc.spans:
+            if span.label in span_labels:
+                context = f"{doc.id} [{span.start}:{span.end}] {doc.text[span.start:span.end]!r}"
+                report.add(span.label, span.start in starts and span.end in ends, context)
     tag_ids = [label2id[tag] for tag in tags]
-    return [
-        {
+    rows = []
+    for window in windows:
+        row = {
             "input_ids": list(window.input_ids),
             "attention_mask": [1] * len(window.input_ids),
             "labels": window_labels(window, tag_ids),
         }
-        for window in windows
-    ]
+        if span_labels:
+            from training.span_training import window_span_targets
+
+            row |= window_span_targets(doc, words, window, span_labels)
+        rows.append(row)
+    return rows

@@ -21,14 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from corpus.document import Document
 from corpus.files import staged_dir
 from corpus.schema import LabelSchema
 from corpus.scoring import score
 from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, ENGINE, HF_DIR, HFModel, WindowEncoder
+from models.span_head import save_span_head
 from training.alignment import AlignmentReport
 from training.bio import document_features
 from training.sampling import DEFAULT_RARE_REPEATS, rare_labels
+from training.span_training import build_scorer, span_loss, to_span_head
 
 DEFAULT_EPOCHS = 4
 DEFAULT_LR = 2e-4
@@ -54,7 +58,6 @@ class HFTrainResult:
 
 
 def _seed_everything(seed: int) -> None:
-    import numpy as np
     import torch
 
     random.seed(seed)
@@ -71,23 +74,41 @@ def _resolve_backbone(backbone: str | Path | None, say: Callable[[str], None]) -
 
 
 def _features(docs: Sequence[Document], encoder: WindowEncoder, label2id: dict[str, int],
-              report: AlignmentReport | None, boost: Sequence[str] = (), repeats: int = 1):
+              report: AlignmentReport | None, boost: Sequence[str] = (), repeats: int = 1,
+              span_labels: Sequence[str] = ()):
     """The training windows as a ``Dataset``; a window with an entity of a ``boost`` label appears ``repeats`` times."""
     from datasets import Dataset
 
-    boosted = {label2id[f"B-{name}"] for name in boost}
+    boosted = {label2id[f"B-{name}"] for name in boost if f"B-{name}" in label2id}
+    boosted_spans = {span_labels.index(name) + 1 for name in boost if name in span_labels}
     rows = []
     for doc in docs:
-        for row in document_features(doc, encoder, label2id, report):
-            rows.extend([row] * (repeats if boosted.intersection(row["labels"]) else 1))
+        for row in document_features(doc, encoder, label2id, report, span_labels):
+            hit = boosted.intersection(row["labels"]) or boosted_spans.intersection(row.get("span_targets", ()))
+            rows.extend([row] * (repeats if hit else 1))
     return Dataset.from_list(rows) if rows else None
 
 
-def _optimizer(model: Any, lr: float, weight_decay: float):
+def _collate(tokenizer: Any) -> Callable[[list[dict[str, Any]]], tuple[dict[str, Any], dict[str, list]]]:
+    """Padded tensors for the encoder, and the span head's per-window lists as they are."""
+    from transformers import DataCollatorForTokenClassification
+
+    pad = DataCollatorForTokenClassification(tokenizer, return_tensors="pt")
+    model_keys = ("input_ids", "attention_mask", "labels")
+
+    def collate(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, list]]:
+        extra = {key: [row[key] for row in rows] for key in rows[0] if key not in model_keys}
+        return pad([{key: row[key] for key in model_keys} for row in rows]), extra
+
+    return collate
+
+
+def _optimizer(modules: Sequence[Any], lr: float, weight_decay: float):
     import torch
 
     decay, no_decay = [], []
-    for name, param in model.named_parameters():
+    named = [(name, param) for module in modules for name, param in module.named_parameters()]
+    for name, param in named:
         if not param.requires_grad:
             continue
         (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
@@ -182,6 +203,7 @@ def train_hf(
     rare_repeats: int = DEFAULT_RARE_REPEATS,
     precision: str = DEFAULT_PRECISION,
     freeze_layers: int = 0,
+    span_head: bool = True,
     progress: bool = True,
 ) -> HFTrainResult:
     """Fine-tune ``backbone`` (a local directory or hub id; default: the converted multilingual-e5-small).
@@ -195,12 +217,7 @@ def train_hf(
     import torch
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
-    from transformers import (
-        AutoModelForTokenClassification,
-        AutoTokenizer,
-        DataCollatorForTokenClassification,
-        get_linear_schedule_with_warmup,
-    )
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup
     from transformers.utils import logging as hf_logging
 
     if epochs < 1 or batch_size < 1 or rare_repeats < 1 or lr <= 0:
@@ -222,7 +239,8 @@ def train_hf(
         torch.set_num_threads(threads)  # put back on return by @_restores_torch_threads
     _seed_everything(seed)
     backbone = _resolve_backbone(backbone, say)
-    tags = schema.bio_tags()
+    span_labels = list(schema.span_labels) if span_head else []
+    tags = schema.bio_tags(span_labels=not span_labels)
     label2id = {tag: i for i, tag in enumerate(tags)}
     id2label = dict(enumerate(tags))
     tokenizer = AutoTokenizer.from_pretrained(backbone)
@@ -241,7 +259,7 @@ def train_hf(
     encoder = WindowEncoder(tokenizer, max_length, stride)
     report = AlignmentReport()
     boost = rare_labels(train_docs, schema.names) if rare_repeats > 1 else []
-    train_set = _features(train_docs, encoder, label2id, report, boost, rare_repeats)
+    train_set = _features(train_docs, encoder, label2id, report, boost, rare_repeats, span_labels)
     if train_set is None:
         raise ValueError("no training text: the training documents are empty")
     boosted = f", windows with {'/'.join(boost)} x{rare_repeats}" if boost else ""
@@ -249,13 +267,16 @@ def train_hf(
         f"(stride {stride}{boosted}); {report.summary()}")
 
     generator = torch.Generator().manual_seed(seed)
-    collator = DataCollatorForTokenClassification(tokenizer, return_tensors="pt")
-    loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator, collate_fn=collator)
+    sampler = np.random.default_rng(seed)  # the span head's negative samples
+    loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator,
+                        collate_fn=_collate(tokenizer))
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
-    optimizer = _optimizer(model, lr, weight_decay)
+    spans_scorer = build_scorer(model.config.hidden_size, len(span_labels)) if span_labels else None
+    trained = [model] + ([spans_scorer] if spans_scorer is not None else [])
+    optimizer = _optimizer(trained, lr, weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * total_steps), total_steps)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    trainable = sum(p.numel() for module in trained for p in module.parameters() if p.requires_grad)
     say(f"backbone {backbone}: {trainable:,} trainable parameters; {epochs} epochs x {steps_per_epoch} steps "
         f"(batch {batch_size}, lr {lr:g}, {torch.get_num_threads()} threads, seed {seed})")
 
@@ -269,11 +290,15 @@ def train_hf(
         model.train()
         losses: list[float] = []
         bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False, unit="batch")
-        for batch in bar:
+        for batch, extra in bar:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-                loss = model(**batch).loss
+                out = model(**batch, output_hidden_states=spans_scorer is not None)
+                loss = out.loss
+                if spans_scorer is not None:
+                    loss = loss + span_loss(spans_scorer, out.hidden_states[-1], extra, sampler)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], MAX_GRAD_NORM)
+            torch.nn.utils.clip_grad_norm_([p for m in trained for p in m.parameters() if p.requires_grad],
+                                           MAX_GRAD_NORM)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -283,6 +308,8 @@ def train_hf(
             if step >= total_steps:
                 break
         bar.close()
+        head = to_span_head(spans_scorer, span_labels) if spans_scorer is not None else None
+        scorer.span_head = head
         f1 = dev_f1(scorer, dev_docs)
         row = {"epoch": epoch, "step": step, "train_loss": sum(losses) / max(len(losses), 1), "dev_f1": f1,
                "lr": scheduler.get_last_lr()[0], "seconds": round(time.perf_counter() - started, 1)}
@@ -293,6 +320,8 @@ def train_hf(
             with staged_dir(target) as staging:  # a failed save never destroys the previous best
                 model.save_pretrained(staging)
                 tokenizer.save_pretrained(staging)
+                if head is not None:
+                    save_span_head(staging, head)
         stale = 0 if improved else stale + 1
         say(f"epoch {epoch}: train loss {row['train_loss']:.4f}, dev F1 {f1:.4f}"
             f"{' (best, saved)' if best_epoch == epoch else ''}, {row['seconds']} s")
@@ -322,6 +351,7 @@ def train_hf(
         "rare_repeats": rare_repeats,
         "precision": precision,
         "freeze_layers": freeze_layers,
+        "span_labels": span_labels,
         "train_windows": len(train_set),
         "steps": step,
         "epochs_run": len(history),

@@ -16,8 +16,8 @@ from corpus.document import Document
 from corpus.files import staged_dir
 from corpus.gold import GoldError, GoldProblem, read_gold
 from corpus.schema import LabelSchema
-from models.card import ModelDirError, write_meta
-from models.loading import latest_pointer
+from models.card import ModelDirError, read_meta, write_meta
+from models.loading import latest_pointer, recorded_default
 from training import ENGINES, PROMOTE
 from training.evaluate import evaluate
 from training.hf_train import train_hf
@@ -56,26 +56,40 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def promote_to_default(model_dir: Path, dev_docs: Sequence[Document], f1: float, *, when: str = "if-better") -> str:
+def dev_f1(model_dir: Path, dev: dict[str, Any], dev_docs: Sequence[Document]) -> float | None:
+    """Micro F1 of ``model_dir`` on the dev file described by ``dev`` (:func:`describe_file`); None if it won't load.
+
+    A model whose card records scores on a file with the same content is not scored again: its
+    record is the figure (for the bundled model, trained on dev too, the record is its held-out score).
+    """
+    try:
+        meta = read_meta(model_dir)
+        if meta.get("data", {}).get("dev", {}).get("sha256") == dev["sha256"] and "dev" in meta.get("metrics", {}):
+            return float(meta["metrics"]["dev"]["micro"]["f1"])
+        return evaluate(str(model_dir), dev_docs)[0].micro()["f1"]
+    except (ModelDirError, OSError):
+        return None
+
+
+def promote_to_default(
+    model_dir: Path, dev: dict[str, Any], dev_docs: Sequence[Document], f1: float, *, when: str = "if-better"
+) -> str:
     """Point ``LATEST`` at ``model_dir`` as ``when`` says; returns what it did.
 
-    ``if-better``: unless the current default scores better on ``dev_docs`` (scored anew, as its
-    recorded figures may come from another dev file; a default that no longer loads is replaced).
+    ``if-better``: unless the current default (:func:`~models.loading.recorded_default`) scores better on the same
+    dev file (:func:`dev_f1`); a default that no longer loads is replaced.
     """
     if when not in PROMOTE:
         raise ValueError(f"promote must be one of {', '.join(PROMOTE)}, not {when!r}")
     if when == "never":
         return f"{model_dir} written; the default model is unchanged"
-    pointer = latest_pointer()
-    current = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
-    if current and when == "if-better" and Path(current).resolve() != model_dir.resolve():
-        try:
-            old_f1 = evaluate(current, dev_docs)[0].micro()["f1"]
-        except (ModelDirError, OSError):
-            old_f1 = None
+    current = recorded_default()
+    if current is not None and when == "if-better" and current.resolve() != model_dir.resolve():
+        old_f1 = dev_f1(current, dev, dev_docs)
         if old_f1 is not None and f1 < old_f1:
             return (f"the default model stays {current} (dev F1 {old_f1:.3f} on the same dev file, this one "
                     f"{f1:.3f}); pass --promote always to make this one the default")
+    pointer = latest_pointer()
     pointer.parent.mkdir(parents=True, exist_ok=True)
     staging = pointer.with_name(f".{pointer.name}.tmp")
     staging.write_text(str(model_dir.resolve()) + "\n", encoding="utf-8")
@@ -133,5 +147,5 @@ def train_model(
         meta["metrics"] = {"dev": scores.to_dict()}
         write_meta(work, meta)
         write_card(work, meta)
-    meta["default"] = promote_to_default(out_dir, dev_docs, scores.micro()["f1"], when=promote)
+    meta["default"] = promote_to_default(out_dir, meta["data"]["dev"], dev_docs, scores.micro()["f1"], when=promote)
     return meta
