@@ -232,7 +232,7 @@ def serve_command(
     max_chars: int = typer.Option(DEFAULT_MAX_CHARS, min=1, help="Longest text accepted, in characters"),
     log_level: str = typer.Option("info", help="uvicorn log level"),
     workers: int | None = typer.Option(
-        None, min=1, help="Requests answered at once (default: 2; a model copy each unless the engine is thread-safe)"
+        None, min=1, help="Worker processes answering at once, each with a copy of the model (default: 2)"
     ),
     timeout: float | None = typer.Option(
         None, min=0.1, help="Seconds a client has to send its request body (default: 30); a third for its headers"

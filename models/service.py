@@ -6,10 +6,10 @@ before the server starts) and run it with any ASGI server, e.g. ``uvicorn.run(cr
 * Request bodies larger than ``max_body_bytes`` are refused with 413 before any parsing; the
   limit is measured on the raw bytes, whether or not the client sent ``Content-Length``.
 * Every error is JSON: ``{"error": "<message>"}`` (422 adds ``"detail"``, a list of problems).
-* Predictions run in worker threads on a pool of ``workers`` model instances (copies of the model
-  unless the engine says it is thread-safe; the first is the loaded model, guarded by a lock shared
-  by every app using it), so independent requests run side by side, a long text does not hold up
-  short ones, and the event loop stays free for ``/health`` and ``/model``.
+* Predictions run off the event loop (``/health`` and ``/model`` answer while a text is tagged):
+  with ``workers`` > 1 in that many worker processes, each with its copy of the model, so
+  independent requests run in parallel and a long text does not hold up short ones; with one
+  worker in a thread of the server, one at a time (:class:`ModelRunner`).
 * Slow clients cannot hold the server: request headers must arrive within ``header_timeout``
   (:func:`server_config`), the body within ``body_timeout`` seconds (else 408).
 * A lone surrogate in a text (JSON ``"\\ud800"``, not a character) is read as U+FFFD, offsets
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -40,13 +40,14 @@ from corpus.text import LONE_SURROGATE
 from models.base import NerModel
 from models.loading import load_model
 from models.predict import DEFAULT_MAX_CHARS, TextTooLongError, predict
+from models.workers import ProcessModelPool, reload_ref
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BODY_BYTES = 1 * MIB
 # After the limit is passed, the rest of the body is read and thrown away (so the client sees the
 # 413 instead of a reset connection), but never more than this much.
 DRAIN_BYTES = 64 * MIB
-DEFAULT_WORKERS = 2  # model instances answering at once (copies cost memory unless the engine is thread-safe)
+DEFAULT_WORKERS = 2  # worker processes answering at once, each holding a copy of the model
 DEFAULT_HEADER_TIMEOUT = 10.0  # seconds for a client to send its request line and headers
 DEFAULT_BODY_TIMEOUT = 30.0  # seconds for a client to send its body
 
@@ -295,43 +296,47 @@ def model_lock(model: NerModel) -> threading.Lock:
 
 
 class ModelRunner:
-    """Runs ``predict`` in worker threads on a pool of ``workers`` model instances.
+    """Runs ``predict`` off the event loop.
 
-    A thread-safe engine (``thread_safe = True``) is shared by all threads; any other gets a copy
-    per worker (loaded from the same directory), each used by one thread at a time.
+    With ``workers`` > 1 and a model that worker processes can load again (a model directory, or
+    ``"rules"``), in a :class:`~models.workers.ProcessModelPool` of that many processes: requests
+    run in parallel, past the GIL, each worker on its share of the cores. Otherwise in a thread of
+    this process, one call at a time (a lock shared by every app using the same loaded model)
+    unless the engine says it is thread-safe.
     """
 
     def __init__(self, model: NerModel, max_chars: int, workers: int = 1):
         self.model = model
         self.max_chars = max_chars
-        self.workers = max(1, workers)
         self.thread_safe = bool(getattr(model, "thread_safe", False))
-        self._free: queue.SimpleQueue[NerModel] = queue.SimpleQueue()
-        for instance in [model] if self.thread_safe else [model] + [_copy(model) for _ in range(self.workers - 1)]:
-            self._free.put(instance)
+        ref = reload_ref(model) if workers > 1 else None
+        self.pool = ProcessModelPool(ref, workers, max_chars) if ref is not None else None
+        self._lock = model_lock(model)
         self._limiter: anyio.CapacityLimiter | None = None
 
     def _predict(self, texts: list[str], records: bool = False) -> list[Any]:
         if self.thread_safe:
             return predict(texts, self.model, self.max_chars, records=records)
-        instance = self._free.get()  # never waits: the limiter admits at most one thread per instance
-        try:
-            with model_lock(instance):
-                return predict(texts, instance, self.max_chars, records=records)
-        finally:
-            self._free.put(instance)
+        with self._lock:
+            return predict(texts, self.model, self.max_chars, records=records)
 
     async def __call__(self, texts: list[str], records: bool = False) -> list[Any]:
         if not texts:
             return []
+        if self.pool is not None:
+            return await self.pool.predict(texts, records)
         if self._limiter is None:  # created in the event loop; waiting requests then hold no thread
-            self._limiter = anyio.CapacityLimiter(max(4, self.workers) if self.thread_safe else self.workers)
+            self._limiter = anyio.CapacityLimiter(4 if self.thread_safe else 1)
         return await anyio.to_thread.run_sync(self._predict, texts, records, limiter=self._limiter)
 
+    def start(self) -> None:
+        """Start the worker processes, if any (blocking until each has loaded the model)."""
+        if self.pool is not None:
+            self.pool.start()
 
-def _copy(model: NerModel) -> NerModel:
-    """Another instance of ``model``, loaded from its directory."""
-    return type(model)(model.path, model.meta, model.schema)
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
 
 def model_info(model: NerModel, max_chars: int, max_body_bytes: int) -> ModelInfo:
@@ -500,14 +505,23 @@ def create_app(
 ) -> FastAPI:
     """The service for ``model`` (a model directory, a loaded model, or None for the default model).
 
-    The model is loaded here (``workers`` instances; see :class:`ModelRunner`), so a missing or
-    broken model raises (``ModelDirError``) at once.
+    The model is loaded here, so a missing or broken model raises (``ModelDirError``) at once; the
+    worker processes start with the server (lifespan) or at the first request.
     """
     loaded = load_model(model)
     runner = ModelRunner(loaded, max_chars, workers)
     info = model_info(loaded, max_chars, max_body_bytes)
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(runner.start)
+        try:
+            yield
+        finally:
+            runner.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="vner",
         version=_package_version(),
         description=(
