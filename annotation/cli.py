@@ -3,7 +3,8 @@
 ``vner studio start|stop|status`` run the local server; ``init|push|pull|import-gold`` manage the
 annotation project on it (see ``annotation/client.py`` for the API calls, ``annotation/export.py``
 for the export policy); ``backend`` serves a model as a Label Studio ML backend and ``connect``
-registers it on the project (``annotation/ml_backend.py``).
+registers it on the project (``annotation/ml_backend.py``). The team's commands (``users``,
+``queue``, ``agreement``, ``review``, ``retrain``) are in ``annotation/team_cli.py``.
 """
 
 from __future__ import annotations
@@ -107,13 +108,27 @@ PROJECT_HELP = "Title of the Label Studio project."
 def _connect(port: Optional[int]):
     """A client for the running server, or a clear error and exit code 1."""
     from annotation.client import StudioClient, StudioClientError
+    from annotation.server import running_settings
     from annotation.settings import SettingsError, load_settings
 
     try:
-        settings = load_settings(port=port, generate=False)
+        settings = running_settings(load_settings(port=port, generate=False))
         return StudioClient.connect(settings)
     except (SettingsError, StudioClientError) as exc:
         _fail(str(exc))
+
+
+def studio_factory(port: Optional[int]):
+    """A function connecting to the running server (errors raised as ``StudioClientError``, not printed)."""
+
+    def connect():
+        from annotation.client import StudioClient
+        from annotation.server import running_settings
+        from annotation.settings import load_settings
+
+        return StudioClient.connect(running_settings(load_settings(port=port, generate=False)))
+
+    return connect
 
 
 def _schema():
@@ -141,14 +156,20 @@ def _list_line(label: str, ids: list[str], limit: int = 5) -> str:
 
 def studio_init(
     title: str = typer.Option(None, "--title", help=f"{PROJECT_HELP} (default: the vner project)"),
+    overlap: Optional[int] = typer.Option(
+        None, "--overlap", min=1, help="Annotators per task (Label Studio's maximum annotations; default: "
+        "1 for a new project, unchanged otherwise)."
+    ),
     port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
 ) -> None:
-    """Create the annotation project, or update it (found by title): labeling config and guidelines."""
+    """Create the annotation project, or update it (found by title): labeling config, guidelines, settings."""
     from annotation.client import DEFAULT_PROJECT_TITLE, StudioClientError, project_settings
 
     title = title or DEFAULT_PROJECT_TITLE
     schema = _schema()
     wanted = project_settings(schema)
+    if overlap is not None:
+        wanted.update(maximum_annotations=overlap, overlap_cohort_percentage=100)
     client = _connect(port)
     try:
         found = client.find_projects(title)
@@ -161,10 +182,10 @@ def studio_init(
     if created:
         typer.echo(f"created project {title!r} (id {project_id}) with {len(schema.names)} labels and the guidelines")
     else:
-        changed = [
-            name for name, key in (("labeling config", "label_config"), ("guidelines", "expert_instruction"))
-            if before is None or getattr(before, key) != wanted[key]
-        ]
+        keys = (("labeling config", "label_config"), ("guidelines", "expert_instruction"),
+                ("empty submissions refused", "enable_empty_annotation"), ("overlap", "maximum_annotations"))
+        changed = [name for name, key in keys
+                   if key in wanted and (before is None or getattr(before, key) != wanted[key])]
         what = f"updated: {', '.join(changed)}" if changed else "labeling config and guidelines were already current"
         typer.echo(f"project {title!r} (id {project_id}) exists; {what}")
     typer.echo(f"open {client.url}/projects/{project_id}/data")
@@ -203,6 +224,9 @@ def _echo_skipped(report: Any, refused: list, refused_what: str, normalized_what
             typer.echo(f"  {doc_id} {problem}")
     if report.normalized:
         typer.echo(_list_line(normalized_what, report.normalized))
+    if report.same_text:
+        pairs = [f"{mine} = {theirs}" for mine, theirs in report.same_text]
+        typer.echo(_list_line("same text as a task of the project under another doc_id (that task is used)", pairs))
     for label, ids in (("repeated in the input (skipped)", report.repeated), ("empty text (skipped)", report.empty),
                        ("same doc_id already in the project with ANOTHER text (skipped)", report.conflicts)):
         if ids:
@@ -259,7 +283,7 @@ def studio_push(
         client.close()
     typer.echo(f"{len(docs)} documents from {origin}")
     typer.echo(f"added {len(report.added)} tasks to project {project_id} in {report.batches} batches; "
-               f"{len(report.present)} already there (skipped)")
+               f"{len(report.present) + len(report.same_text)} already there (skipped)")
     if report.model_version:
         typer.echo(f"predictions: {report.predictions} tasks pre-annotated by {report.model_version} "
                    "(the project's model version now: its drafts show in the labeling view)")
@@ -274,6 +298,10 @@ def studio_pull(
         False, "--allow-empty", help="Use empty annotations (documents without entities) instead of reporting them."
     ),
     strict: bool = typer.Option(False, "--strict", help="Exit with code 2 when any span is invalid."),
+    take_latest: bool = typer.Option(
+        False, "--take-latest", help="Write disputed tasks (annotators disagree, no ground truth) with the latest "
+        "annotation instead of leaving them out."
+    ),
     port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
 ) -> None:
     """Export the annotations as gold documents; every problem is reported, valid spans are written."""
@@ -290,7 +318,7 @@ def studio_pull(
         _fail(str(exc))
     finally:
         client.close()
-    report = convert_export(tasks, schema, allow_empty=allow_empty)
+    report = convert_export(tasks, schema, allow_empty=allow_empty, take_latest=take_latest)
     write_gold(out, report.documents)
     render_report(report, schema, console, out)
     typer.echo(f"wrote {len(report.documents)} documents, {report.span_count} spans to {out}")
@@ -340,21 +368,54 @@ def studio_backend(
         None, "--model-version", help="Version written on the predictions (default: <model dir>@<created>)."
     ),
     max_body_mb: float = typer.Option(100.0, "--max-body-mb", min=0.001, help="Largest /predict body, in MiB."),
+    train_base: Optional[Path] = typer.Option(
+        None, "--train-base", help="Gold file merged with the project's annotations when Label Studio asks to "
+        "train (Start Training); needs --train-dev."
+    ),
+    train_dev: Optional[Path] = typer.Option(None, "--train-dev", help="Fixed dev file new models are scored on."),
+    engine: str = typer.Option("spacy", "--engine", help="Engine of the retrained models: spacy or transformers."),
+    train_option: list[str] = typer.Option(
+        [], "--train-option", help="KEY=VALUE for the trainer, repeatable (e.g. max_epochs=10)."
+    ),
+    project: str = typer.Option(None, "--project", help=f"{PROJECT_HELP} (default: the vner project)"),
+    studio_port: Optional[int] = typer.Option(None, "--studio-port", help=f"Label Studio's port. {PORT_HELP}"),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
-    """Serve a model as a Label Studio ML backend (then `vner studio connect`)."""
+    """Serve a model as a Label Studio ML backend (then `vner studio connect`); it retrains on Start Training."""
     import uvicorn
 
     from annotation.ml_backend import create_backend_app
+    from annotation.retrain import RetrainPlan
+    from annotation.settings import SettingsError, load_backend_credentials
     from models.card import ModelDirError
     from models.service import MIB
+    from training import ENGINES, option_pair
 
+    if (train_base is None) != (train_dev is None):
+        _fail("--train-base and --train-dev go together", 2)
+    if engine not in ENGINES:
+        _fail(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}", 2)
+    plan = None
+    if train_base is not None and train_dev is not None:
+        for path in (train_base, train_dev):
+            if not path.is_file():
+                _fail(f"{path}: no such file", 2)
+        try:
+            plan = RetrainPlan(train_base, train_dev, engine, dict(option_pair(o) for o in train_option))
+        except ValueError as exc:
+            _fail(str(exc), 2)
     try:
-        app = create_backend_app(model, model_version=model_version, max_body_bytes=int(max_body_mb * MIB))
-    except (OSError, ModelDirError) as exc:
+        credentials = load_backend_credentials()
+        app = create_backend_app(model, model_version=model_version, max_body_bytes=int(max_body_mb * MIB),
+                                 credentials=credentials, retrain_plan=plan, studio=studio_factory(studio_port),
+                                 project_title=project)
+    except (OSError, ModelDirError, SettingsError) as exc:
         _fail(f"cannot start: {exc}")
     typer.echo(f"ML backend for {model} ({app.state.model.engine}), model version {app.state.model_version}, "
                f"on http://{host}:{port}")
+    typer.echo(f"HTTP basic auth: user {credentials.username}, password stored in {credentials.source}")
+    typer.echo("Start Training: " + (f"retrains {engine} on {train_base} + the project's annotations, scored on "
+                                     f"{train_dev}" if plan else "off (give --train-base and --train-dev)"))
     typer.echo(f"connect it with: vner studio connect --url http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
@@ -373,22 +434,27 @@ def studio_connect(
     project: str = typer.Option(None, "--project", help=f"{PROJECT_HELP} (default: the vner project)"),
     port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
 ) -> None:
-    """Register an ML backend on the project and make it the source of the drafts annotators see."""
+    """Register an ML backend on the project (with its credential) as the source of the drafts annotators see."""
     from annotation.client import DEFAULT_PROJECT_TITLE, StudioClientError
     from annotation.ml_backend import backend_info, connect_backend, retrieve_predictions
+    from annotation.settings import SettingsError, load_backend_credentials
 
+    try:
+        credentials = load_backend_credentials()
+    except SettingsError as exc:
+        _fail(str(exc))
     client = _connect(port)
     try:
         project_id = _project_id(client, project or DEFAULT_PROJECT_TITLE)
         label_config = client.get_project(project_id).label_config
         try:
-            info = backend_info(url, label_config)
+            info = backend_info(url, label_config, credentials=credentials)
         except RuntimeError as exc:
             _fail(str(exc))
         version = info.get("model_version") or ""
         name = title or version or "vner"
-        report = connect_backend(client, project_id, url, name, replace=replace)
-        sent = retrieve_predictions(client, project_id) if retrieve else None
+        report = connect_backend(client, project_id, url, name, replace=replace, credentials=credentials)
+        fetched = retrieve_predictions(client, project_id, report.model_version or name) if retrieve else None
     except StudioClientError as exc:
         _fail(str(exc))
     finally:
@@ -403,8 +469,13 @@ def studio_connect(
         listed = ", ".join(f"{b.id} {b.url!r}" for b in report.others)
         typer.secho(f"the project has other ML backends ({listed}); Label Studio asks only the first one: "
                     "remove them with --replace", fg=typer.colors.YELLOW)
-    if sent is not None:
-        typer.echo(f"retrieved predictions for {sent} tasks (tasks that had one of this version were skipped)")
+    if fetched is not None:
+        typer.echo(f"fetched predictions for {fetched.fetched} of {fetched.sent} tasks from the backend; "
+                   f"{fetched.already} already had one of this version (Label Studio skips them)")
+        if fetched.missing:
+            shown = ", ".join(map(str, fetched.missing[:10])) + (" ..." if len(fetched.missing) > 10 else "")
+            typer.secho(f"{len(fetched.missing)} tasks still have no prediction of this version (tasks {shown}): "
+                        "see the backend's and the server's logs", fg=typer.colors.YELLOW)
     else:
         typer.echo("to fill all tasks: Data Manager > select tasks > Actions > Retrieve Predictions "
                    "(or run again with --retrieve)")
@@ -422,4 +493,7 @@ def register(app: typer.Typer) -> None:
     studio.command("import-gold")(studio_import_gold)
     studio.command("backend")(studio_backend)
     studio.command("connect")(studio_connect)
+    from annotation import team_cli
+
+    team_cli.register(studio)
     app.add_typer(studio, name="studio")

@@ -36,9 +36,10 @@ from annotation.labeling_config import labeling_config
 from annotation.settings import StudioSettings
 from annotation.tasks import (
     DOC_ID_KEY,
+    nfc,
     prediction_payload,
     prepare_document,
-    read_region,
+    result_spans,
     spans_to_result,
     task_payload,
 )
@@ -78,6 +79,7 @@ class TaskIndex:
 
     by_doc_id: dict[str, int] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)  # doc_id -> task text
+    by_text: dict[str, str] = field(default_factory=dict)  # NFC task text -> doc_id of its first task
     without_doc_id: list[int] = field(default_factory=list)
     duplicates: dict[str, list[int]] = field(default_factory=dict)  # doc_id -> further task ids
 
@@ -137,12 +139,44 @@ class StudioClient:
                 ) from cause
             raise
 
+    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        """A call to an API path the SDK has no typed method for (same authentication); the JSON answer."""
+        with _api(f"{method} /{path}"):
+            response = self.sdk._client_wrapper.httpx_client.request(path, method=method, json=json, params=params)
+        if not 200 <= response.status_code < 300:
+            raise StudioClientError(f"{method} /{path}: Label Studio answered {response.status_code}: "
+                                    f"{response.text[:500]}")
+        return response.json() if response.content else None
+
     # ------------------------------------------------------------------------- projects
+
+    @staticmethod
+    def _all_pages(fetch: Callable[[int], Any]) -> Iterator[Any]:
+        """Every item of a paginated listing, ``fetch(page)`` returning the SDK's pager of that page.
+
+        Stops at the last page by the total the server reports: iterating the SDK's pager instead
+        asks for one page past the last, which the server answers 404 and logs as a
+        ``NotFound: Invalid page`` traceback.
+        """
+        page, seen = 1, 0
+        while True:
+            pager = fetch(page)
+            items = list(pager.items or [])
+            yield from items
+            seen += len(items)
+            response = pager.response
+            total = getattr(response, "count", None)
+            if total is None:
+                total = getattr(response, "total", None)
+            if not items or total is None or seen >= total:
+                return
+            page += 1
 
     def find_projects(self, title: str) -> list[Any]:
         """Projects whose title is exactly ``title`` (the API filters by substring), oldest first."""
         with _api(f"listing projects titled {title!r}"):
-            found = [p for p in self.sdk.projects.list(title=title, page_size=PAGE_SIZE) if p.title == title]
+            listing = self._all_pages(lambda page: self.sdk.projects.list(title=title, page=page, page_size=PAGE_SIZE))
+            found = [p for p in listing if p.title == title]
         return sorted(found, key=lambda p: p.id)
 
     def project_id(self, title: str) -> int:
@@ -182,7 +216,8 @@ class StudioClient:
     def iter_tasks(self, project_id: int, page_size: int = PAGE_SIZE) -> Iterator[tuple[int, dict[str, Any]]]:
         """``(task id, data)`` of every task of the project, page by page."""
         with _api(f"listing the tasks of project {project_id}"):
-            for task in self.sdk.tasks.list(project=project_id, fields="task_only", page_size=page_size):
+            for task in self._all_pages(lambda page: self.sdk.tasks.list(project=project_id, fields="task_only",
+                                                                          page=page, page_size=page_size)):
                 yield task.id, dict(task.data or {})
 
     def task_index(self, project_id: int, page_size: int = PAGE_SIZE) -> TaskIndex:
@@ -196,6 +231,7 @@ class StudioClient:
             else:
                 index.by_doc_id[doc_id] = task_id
                 index.texts[doc_id] = str(data.get("text") or "")
+                index.by_text.setdefault(nfc(index.texts[doc_id]), doc_id)
         return index
 
     def import_tasks(self, project_id: int, items: Sequence[dict[str, Any]]) -> list[int]:
@@ -211,6 +247,21 @@ class StudioClient:
                 f"{response.task_count} tasks ({len(ids)} ids)"
             )
         return ids
+
+    def replace_predictions(self, project_id: int, items: Sequence[tuple[int, dict[str, Any]]], version: str) -> None:
+        """Give each task of ``items`` (task id, prediction with ``result`` and ``score``) this prediction
+        of ``version`` instead of the ones of that version it had."""
+        with _api(f"listing the predictions of project {project_id}"):
+            old = [p for p in self.sdk.predictions.list(project=project_id) if p.model_version == version]
+        targets = {task_id for task_id, _ in items}
+        for prediction in old:
+            if prediction.task in targets:
+                with _api(f"deleting prediction {prediction.id}"):
+                    self.sdk.predictions.delete(prediction.id)
+        for task_id, payload in items:
+            with _api(f"adding a prediction to task {task_id}"):
+                self.sdk.predictions.create(task=task_id, result=payload["result"], score=payload.get("score"),
+                                            model_version=version)
 
     # ------------------------------------------------------------------------- annotations
 
@@ -277,12 +328,14 @@ def guidelines_html(path: Path = GUIDELINES_FILE) -> str:
 
 
 def project_settings(schema: LabelSchema) -> dict[str, Any]:
-    """What `vner studio init` sets on the project: labeling config, instructions, pre-annotation display."""
+    """What `vner studio init` sets on the project: labeling config, instructions, pre-annotation display,
+    no empty submissions (an article without a single entity is nearly always an accidental submit)."""
     return {
         "label_config": labeling_config(schema),
         "expert_instruction": guidelines_html(),
         "show_instruction": True,  # the guidelines open before the first task
         "show_collab_predictions": True,  # predictions pre-fill the task as a draft
+        "enable_empty_annotation": False,  # the labeling view refuses to submit a task without a span
         "description": f"Named entities in Vietnamese local-government news (labels: {schema.name}).",
     }
 
@@ -303,7 +356,8 @@ def model_predictor(model: NerModel) -> Predictor:
 class PushReport:
     added: list[str] = field(default_factory=list)  # doc ids imported now
     present: list[str] = field(default_factory=list)  # doc ids already in the project (skipped)
-    repeated: list[str] = field(default_factory=list)  # doc ids given twice in the input (later ones skipped)
+    same_text: list[tuple[str, str]] = field(default_factory=list)  # (doc id, project doc id): text already there
+    repeated: list[str] = field(default_factory=list)  # doc ids (or texts) given twice in the input (skipped)
     conflicts: list[str] = field(default_factory=list)  # in the project with another text (skipped)
     empty: list[str] = field(default_factory=list)  # no text (skipped)
     normalized: list[str] = field(default_factory=list)  # text was not NFC (imported NFC)
@@ -315,20 +369,26 @@ class PushReport:
 
 
 def _select_new(docs: Iterable[Document], index: TaskIndex, report) -> list[Document]:
-    """NFC copies of the documents not yet in the project; the others are recorded in ``report``."""
+    """NFC copies of the documents not yet in the project, matched by doc_id and by text (the same
+    article under another id is not imported twice); the others are recorded in ``report``."""
     chosen: list[Document] = []
     seen: set[str] = set()
+    seen_texts: set[str] = set()
     for original in docs:
         doc, changed = prepare_document(original)
-        if doc.id in seen:
+        if doc.id in seen or doc.text in seen_texts:
             report.repeated.append(doc.id)
             continue
         seen.add(doc.id)
+        seen_texts.add(doc.text)
         if doc.id in index.by_doc_id:
             if index.texts.get(doc.id) != doc.text:
                 report.conflicts.append(doc.id)
             else:
                 report.present.append(doc.id)
+            continue
+        if doc.text in index.by_text:
+            report.same_text.append((doc.id, index.by_text[doc.text]))
             continue
         if not doc.text.strip():
             report.empty.append(doc.id)
@@ -395,6 +455,7 @@ def push_documents(
 class GoldImportReport:
     created: list[str] = field(default_factory=list)  # new tasks with the gold annotation
     annotated: list[str] = field(default_factory=list)  # gold annotation added to an existing task
+    same_text: list[tuple[str, str]] = field(default_factory=list)  # (gold id, task doc id) matched by text
     unchanged: list[str] = field(default_factory=list)  # the task already has these very spans
     repeated: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)  # same doc_id, another text: skipped
@@ -402,15 +463,6 @@ class GoldImportReport:
     normalized: list[str] = field(default_factory=list)
     refused_spans: list[tuple[str, SpanProblem]] = field(default_factory=list)
     task_ids: list[int] = field(default_factory=list)
-
-
-def _span_set(result: list[Any]) -> set[tuple[int, int, str]]:
-    spans = set()
-    for item in result:
-        region = read_region(item)
-        if region.span is not None and region.problem is None:
-            spans.add((region.span.start, region.span.end, region.span.label))
-    return spans
 
 
 def import_gold(
@@ -422,7 +474,8 @@ def import_gold(
     batch_size: int = PAGE_SIZE,
     on_doc: Callable[[int], None] | None = None,
 ) -> GoldImportReport:
-    """Load gold documents as ground-truth annotations: new tasks for new doc ids, else on the existing task.
+    """Load gold documents as ground-truth annotations on the task holding the document (found by
+    doc_id, else by text: a pushed article keeps its task), or on a new task.
 
     Idempotent: a task that already has a (non-cancelled) annotation with exactly the gold spans is left alone.
     Invalid gold spans are not imported and are reported.
@@ -431,30 +484,35 @@ def import_gold(
     index = client.task_index(project_id)
     new: list[tuple[Document, list[Span]]] = []
     seen: set[str] = set()
+    seen_texts: set[str] = set()
     for original in docs:
         doc, changed = prepare_document(original)
-        if doc.id in seen:
+        if doc.id in seen or doc.text in seen_texts:
             report.repeated.append(doc.id)
             if on_doc:
                 on_doc(1)
             continue
         seen.add(doc.id)
+        seen_texts.add(doc.text)
         spans, refused = validate_spans(doc.text, doc.spans, schema)
         report.refused_spans += [(doc.id, problem) for problem in refused]
         if changed:
             report.normalized.append(doc.id)
+        task_doc_id = doc.id if doc.id in index.by_doc_id else index.by_text.get(doc.text)
         if not doc.text.strip():
             report.empty.append(doc.id)
-        elif doc.id not in index.by_doc_id:
+        elif task_doc_id is None:
             new.append((doc, spans))
             continue
-        elif index.texts.get(doc.id) != doc.text:
+        elif index.texts.get(task_doc_id) != doc.text:
             report.conflicts.append(doc.id)
         else:
-            task_id = index.by_doc_id[doc.id]
+            if task_doc_id != doc.id:
+                report.same_text.append((doc.id, task_doc_id))
+            task_id = index.by_doc_id[task_doc_id]
             wanted = {(s.start, s.end, s.label) for s in spans}
             existing = [a for a in client.annotations(task_id) if not a.get("was_cancelled")]
-            if any(_span_set(a.get("result") or []) == wanted for a in existing):
+            if any(result_spans(a.get("result")) == wanted for a in existing):
                 report.unchanged.append(doc.id)
             else:
                 client.create_annotation(task_id, spans_to_result(doc.text, spans), ground_truth=True)

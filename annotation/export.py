@@ -7,6 +7,13 @@ Policy when a task has several annotations:
    an article without a single entity is nearly always an accidental submit.
 3. Of the rest, a ground-truth annotation wins; else the latest one (``updated_at``, then id).
    With several ground-truth annotations, the latest of those.
+4. Unless a ground truth settles it, a task whose annotators (``completed_by``; each by their
+   latest annotation) marked different spans is *disputed*: reported and not written, so that a
+   reviewer decides (``vner studio review``); ``take_latest`` writes the latest one instead.
+
+Tasks with the same (NFC) text are one document: their annotations are weighed together and one
+record is written, with the document id of the first task (an article pushed and later imported as
+gold under another id, say); the others are reported.
 
 Every annotation not used is reported, and so is every task that has annotations but none usable.
 Tasks without any annotation are not written; they are counted.
@@ -27,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from annotation.tasks import DOC_ID_KEY, TEXT_KEY, document_from_task, read_region
+from annotation.tasks import DOC_ID_KEY, TEXT_KEY, document_from_task, read_region, result_spans
 from corpus.document import Document, Span
 from corpus.schema import LabelSchema
 from corpus.spans import validate_spans
@@ -40,16 +47,18 @@ CANCELLED = "cancelled annotation"
 EMPTY = "empty annotation"
 NOT_USED = "annotation not used"
 NOT_WRITTEN = "task not written"
+DISPUTED = "disputed task"
 DUPLICATE = "duplicate document"
 NOTE = "note"
-KINDS = (INVALID_SPAN, CANCELLED, EMPTY, NOT_USED, NOT_WRITTEN, DUPLICATE, NOTE)
+KINDS = (INVALID_SPAN, CANCELLED, EMPTY, NOT_USED, NOT_WRITTEN, DISPUTED, DUPLICATE, NOTE)
 _SUMMARY = {
     INVALID_SPAN: "invalid spans (reported, not written)",
     CANCELLED: "cancelled annotations (not used)",
     EMPTY: "empty annotations (not used)",
     NOT_USED: "further annotations (not used)",
     NOT_WRITTEN: "annotated tasks not written",
-    DUPLICATE: "duplicate document ids (not written)",
+    DISPUTED: "disputed tasks without ground truth (run `vner studio review`)",
+    DUPLICATE: "duplicate documents: same id or text (written once)",
     NOTE: "notes",
 }
 
@@ -96,7 +105,7 @@ class PullReport:
         return sum(len(doc.spans) for doc in self.documents)
 
 
-def _when(annotation: dict[str, Any]) -> tuple[datetime, int]:
+def annotation_time(annotation: dict[str, Any]) -> tuple[datetime, int]:
     """Sort key for "latest": last update (else creation) time, then id."""
     stamp = str(annotation.get("updated_at") or annotation.get("created_at") or "")
     try:
@@ -108,8 +117,25 @@ def _when(annotation: dict[str, Any]) -> tuple[datetime, int]:
     return moment, int(annotation.get("id") or 0)
 
 
+def annotator_of(annotation: dict[str, Any]) -> Any:
+    """Who made an exported annotation: ``completed_by`` as an id (or the user object's id)."""
+    who = annotation.get("completed_by")
+    return who.get("id") if isinstance(who, dict) else who
+
+
+def disagreement(annotations: list[dict[str, Any]]) -> dict[Any, dict[str, Any]] | None:
+    """Each annotator's latest annotation when two or more annotators marked different spans, else None."""
+    latest: dict[Any, dict[str, Any]] = {}
+    for annotation in sorted(annotations, key=annotation_time):
+        latest[annotator_of(annotation)] = annotation
+    if len(latest) < 2 or len({result_spans(a.get("result")) for a in latest.values()}) < 2:
+        return None
+    return latest
+
+
 def choose_annotation(
-    annotations: list[dict[str, Any]], doc_id: str, task_id: int | None, *, allow_empty: bool = False
+    annotations: list[dict[str, Any]], doc_id: str, task_id: int | None, *, allow_empty: bool = False,
+    take_latest: bool = False,
 ) -> tuple[dict[str, Any] | None, list[Issue]]:
     """The annotation to export (see the module docstring) and the issues about the others."""
     issues: list[Issue] = []
@@ -131,7 +157,16 @@ def choose_annotation(
             issues.append(Issue(NOT_WRITTEN, doc_id, task_id, "no usable annotation (only cancelled or empty ones)"))
         return None, issues
     truth = [a for a in usable if a.get("ground_truth")]
-    chosen = max(truth or usable, key=_when)
+    disputed = None if truth else disagreement(usable)
+    if disputed is not None:
+        who = ", ".join(f"user {user}: annotation {a.get('id')}" for user, a in disputed.items())
+        if not take_latest:
+            issues.append(Issue(DISPUTED, doc_id, task_id, f"{len(disputed)} annotators marked different spans "
+                                f"({who}) and none is ground truth: not written"))
+            return None, issues
+        issues.append(Issue(DISPUTED, doc_id, task_id, f"{len(disputed)} annotators marked different spans ({who}) "
+                            "and none is ground truth: the latest is written (--take-latest)"))
+    chosen = max(truth or usable, key=annotation_time)
     why = "ground truth" if truth else "latest"
     for annotation in usable:
         if annotation is not chosen:
@@ -176,7 +211,7 @@ def annotation_spans(
 
 
 def convert_task(
-    task: dict[str, Any], schema: LabelSchema, *, allow_empty: bool = False
+    task: dict[str, Any], schema: LabelSchema, *, allow_empty: bool = False, take_latest: bool = False
 ) -> tuple[Document | None, list[Issue], bool]:
     """A gold document from one exported task (None when nothing is to be written), its issues,
     and whether the task had no annotation at all."""
@@ -192,7 +227,8 @@ def convert_task(
     annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict)]
     if not annotations:
         return None, [], True  # counted, not itemized
-    chosen, choice_issues = choose_annotation(annotations, doc_id, task_id, allow_empty=allow_empty)
+    chosen, choice_issues = choose_annotation(annotations, doc_id, task_id, allow_empty=allow_empty,
+                                              take_latest=take_latest)
     issues += choice_issues
     if chosen is None:
         return None, issues, False
@@ -211,12 +247,38 @@ def convert_task(
     return doc, issues, False
 
 
-def convert_export(tasks: list[dict[str, Any]], schema: LabelSchema, *, allow_empty: bool = False) -> PullReport:
+def merge_same_text(tasks: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Issue]]:
+    """Tasks in id order, those with the same NFC text folded into the first (annotations and
+    predictions together), and an issue for each task folded away."""
+    merged: dict[str, dict[str, Any]] = {}
+    issues: list[Issue] = []
+    for task in sorted(tasks, key=lambda t: int(t.get("id") or 0)):
+        data = task.get("data") or {}
+        text = normalize(str(data.get(TEXT_KEY) or ""), spaces=False)[0]
+        key = text if text.strip() else f"\0{task.get('id')}"  # empty texts are not one document
+        first = merged.get(key)
+        if first is None:
+            merged[key] = task
+            continue
+        first_data = first.get("data") or {}
+        merged[key] = {**first, "annotations": [*(first.get("annotations") or []), *(task.get("annotations") or [])],
+                       "predictions": [*(first.get("predictions") or []), *(task.get("predictions") or [])]}
+        doc_id = data.get(DOC_ID_KEY) or content_id(text)
+        issues.append(Issue(DUPLICATE, str(doc_id), task.get("id"),
+                            f"same text as task {first.get('id')} ({first_data.get(DOC_ID_KEY)}): "
+                            "their annotations are weighed together, one record is written under that id"))
+    return list(merged.values()), issues
+
+
+def convert_export(
+    tasks: list[dict[str, Any]], schema: LabelSchema, *, allow_empty: bool = False, take_latest: bool = False
+) -> PullReport:
     """Gold documents of an export (in task order) and the report of everything not written as is."""
     report = PullReport(tasks=len(tasks))
+    merged, report.issues = merge_same_text(tasks)
     seen: dict[str, int | None] = {}
-    for task in sorted(tasks, key=lambda t: int(t.get("id") or 0)):
-        doc, issues, unannotated = convert_task(task, schema, allow_empty=allow_empty)
+    for task in merged:
+        doc, issues, unannotated = convert_task(task, schema, allow_empty=allow_empty, take_latest=take_latest)
         report.issues += issues
         if unannotated:
             report.unannotated += 1

@@ -27,7 +27,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -55,6 +55,20 @@ _LS_ENV_NAMES = (
     "LOG_LEVEL",
 )
 _OTHER_ENV_STRIP = ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")
+
+# Networks the server refuses to contact (ML backends, webhooks, imports from URLs, media of
+# exports): Label Studio 1.23's default list (``core.utils.io.validate_ip``) without the loopback
+# networks 127.0.0.0/8 and ::1/128, so that an ML backend on this machine can be registered and
+# called (tests/test_studio_team.py compares this with the installed list). Private networks,
+# link-local (cloud metadata at 169.254.169.254) and the rest stay blocked.
+LOOPBACK_SUBNETS = ("127.0.0.0/8", "::1/128")
+BANNED_SUBNETS = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+    "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "224.0.0.0/4", "233.252.0.0/24", "240.0.0.0/4", "255.255.255.255/32", "::/128", "::ffff:0:0/96",
+    "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001:0000::/32", "2001:20::/28",
+    "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
+)
 
 
 class StudioError(RuntimeError):
@@ -308,9 +322,15 @@ def child_environment(settings: StudioSettings, base: dict[str, str] | None = No
             "LATEST_VERSION_CHECK": "false",  # else every start asks pypi.org for the latest version
             "SENTRY_DSN": "",
             "FRONTEND_SENTRY_DSN": "",
-            # Needed later by an ML backend on loopback; the server itself only listens on loopback.
-            "ML_BLOCK_LOCAL_IP": "false",
-            "SSRF_PROTECTION_ENABLED": "false",
+            # Accounts only through an invite link (`vner studio users add`): open sign-up let anyone
+            # who reaches the port create an account and read/export every task.
+            "DISABLE_SIGNUP_WITHOUT_LINK": "true",
+            # SSRF guards stay on (ML backend URLs and calls, webhooks, URL imports, export media),
+            # with Label Studio's banned networks minus loopback, where `vner studio backend` runs.
+            "SSRF_PROTECTION_ENABLED": "true",
+            "ML_BLOCK_LOCAL_IP": "true",
+            "USE_DEFAULT_BANNED_SUBNETS": "false",
+            "USER_ADDITIONAL_BANNED_SUBNETS": ",".join(BANNED_SUBNETS),
             # Read only when the organization is created (first start).
             "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
             "PYTHONUNBUFFERED": "1",
@@ -495,6 +515,21 @@ def stop(settings: StudioSettings, timeout: float = STOP_TIMEOUT) -> StopResult:
         child.poll()
     pid_file.unlink(missing_ok=True)
     return StopResult(True, pid, f"stopped label-studio (pid {pid})")
+
+
+def running_settings(settings: StudioSettings) -> StudioSettings:
+    """``settings`` aimed at the port this data dir's server was started on, unless a port was chosen.
+
+    `vner studio start --port 8090` records nothing but its PID file; the port is read back from
+    that process's command line, so `init`, `push`, ... in the same shell find the server.
+    """
+    if settings.port_chosen:
+        return settings
+    pid = _read_pid(settings.pid_file)
+    if pid is None or not _alive(pid) or not _is_our_server(pid, settings.data_dir)[0]:
+        return settings
+    port = _port_of(pid)
+    return replace(settings, port=port) if port else settings
 
 
 def status(settings: StudioSettings) -> ServerStatus:

@@ -10,6 +10,7 @@ port          ``VNER_LS_PORT``            ``port``                      8080
 admin e-mail  ``VNER_LS_USERNAME``        ``username``                  ``admin@vner.local``
 password      ``VNER_LS_PASSWORD``        ``password``                  generated, then saved
 API token     ``VNER_LS_TOKEN``           ``token``                     generated, then saved
+ML backend    ``VNER_BACKEND_PASSWORD``   ``backend_password``          generated, then saved
 ============  ==========================  ============================  =========================
 
 The server only listens on loopback (``127.0.0.1``).
@@ -20,6 +21,11 @@ never committed. When a password or token is neither in the environment nor in t
 :func:`load_settings` (with ``generate=True``) makes a random one and writes it to the file with
 mode 0600. The secrets are never printed: commands print :attr:`Credentials.source`, the place
 where they are stored.
+
+The ML backend (``vner studio backend``) asks for HTTP basic auth: user ``vner-backend`` and the
+``backend_password``; ``vner studio connect`` registers the same on the project. The annotators'
+accounts (``vner studio users add``) are kept, with their generated passwords, in the team file
+beside the config file (``studio-team.toml``, mode 0600).
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ ENV_USERNAME = "VNER_LS_USERNAME"
 ENV_PASSWORD = "VNER_LS_PASSWORD"
 ENV_TOKEN = "VNER_LS_TOKEN"
 ENV_CONFIG = "VNER_LS_CONFIG"
+ENV_BACKEND_PASSWORD = "VNER_BACKEND_PASSWORD"
+BACKEND_USER = "vner-backend"
+TEAM_NAME = "studio-team.toml"
 
 CONFIG_NAME = "studio.toml"
 # Label Studio stores legacy tokens in DRF's authtoken table (key: max 40 characters) and
@@ -76,6 +85,7 @@ class StudioSettings:
     host: str = HOST
     credentials: Credentials | None = None
     notes: tuple[str, ...] = ()  # human-readable remarks (e.g. "generated a new login in ...")
+    port_chosen: bool = True  # False: nobody chose the port (option, environment, config): the default
 
     @property
     def url(self) -> str:
@@ -125,13 +135,30 @@ def _toml_str(value: str) -> str:
     return f'"{escaped}"'
 
 
-def _write_config(path: Path, values: dict) -> None:
-    """Write ``values`` as TOML, readable by the owner only (mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# Label Studio login for `vner studio` (local, never commit this file).\n"]
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_str(key)
+
+
+def _toml_scalars(values: dict) -> list[str]:
+    lines = []
     for key, value in values.items():
-        rendered = str(value) if isinstance(value, int) else _toml_str(str(value))
-        lines.append(f"{key} = {rendered}\n")
+        if isinstance(value, dict):
+            continue
+        if isinstance(value, bool):
+            rendered = "true" if value else "false"
+        else:
+            rendered = str(value) if isinstance(value, int) else _toml_str(str(value))
+        lines.append(f"{_toml_key(key)} = {rendered}\n")
+    return lines
+
+
+def write_private_toml(path: Path, values: dict, header: str) -> None:
+    """Write ``values`` (scalars, then tables of scalars) as TOML readable by the owner only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"# {header} (local, never commit this file).\n", *_toml_scalars(values)]
+    for name, table in values.items():
+        if isinstance(table, dict):
+            lines += [f"\n[{_toml_key(name)}]\n", *_toml_scalars(table)]
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -142,6 +169,49 @@ def _write_config(path: Path, values: dict) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _write_config(path: Path, values: dict) -> None:
+    write_private_toml(path, values, "Label Studio login for `vner studio`")
+
+
+def read_private_toml(path: Path) -> dict:
+    """A 0600 TOML file of this module (``{}`` when absent); group/other permissions are removed."""
+    values = _read_config(path)
+    if values and path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    return values
+
+
+def team_file() -> Path:
+    """Where `vner studio users add` keeps the accounts it created (beside the config file)."""
+    return config_file().with_name(TEAM_NAME)
+
+
+@dataclass(frozen=True)
+class BackendCredentials:
+    """The HTTP basic auth of the ML backend; ``repr`` hides the password."""
+
+    username: str
+    password: str = field(repr=False)
+    source: str
+
+
+def load_backend_credentials(generate: bool = True) -> BackendCredentials | None:
+    """The ML backend's credential from ``$VNER_BACKEND_PASSWORD`` or the config file; with
+    ``generate``, a missing one is created and saved to the config file (0600)."""
+    if os.environ.get(ENV_BACKEND_PASSWORD):
+        source = f"environment ({ENV_BACKEND_PASSWORD})"
+        return BackendCredentials(BACKEND_USER, os.environ[ENV_BACKEND_PASSWORD], source)
+    path = config_file()
+    stored = read_private_toml(path)
+    password = stored.get("backend_password")
+    if not password:
+        if not generate:
+            return None
+        password = secrets.token_urlsafe(24)
+        _write_config(path, {**stored, "backend_password": password})
+    return BackendCredentials(BACKEND_USER, str(password), str(path))
 
 
 def _port(value: object, origin: str) -> int:
@@ -220,6 +290,7 @@ def load_settings(
         chosen_port = _port(stored["port"], f"{config_file()}: port")
     else:
         chosen_port = DEFAULT_PORT
+    chosen = port is not None or bool(os.environ.get(ENV_PORT)) or "port" in stored
 
     chosen_dir = data_dir or os.environ.get(ENV_DATA_DIR) or stored.get("data_dir") or work_dir() / "label-studio"
     credentials, notes = load_credentials(generate=generate) if with_credentials else (None, ())
@@ -228,4 +299,5 @@ def load_settings(
         port=chosen_port,
         credentials=credentials,
         notes=notes,
+        port_chosen=chosen,
     )

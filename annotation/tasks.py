@@ -151,6 +151,16 @@ def read_region(item: Any) -> Region:
     return Region(Span(start, end, str(labels[0])), surface)
 
 
+def result_spans(result: Any) -> frozenset[tuple[int, int, str]]:
+    """``(start, end, label)`` of the well-formed span regions of an annotation or prediction ``result``."""
+    spans = set()
+    for item in result if isinstance(result, list) else []:
+        region = read_region(item)
+        if region.span is not None and region.problem is None:
+            spans.add((region.span.start, region.span.end, region.span.label))
+    return frozenset(spans)
+
+
 def document_from_task(data: dict[str, Any], doc_id: str) -> Document:
     """The document (no spans yet) of a task's ``data``."""
     date = data.get("date")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -102,3 +104,44 @@ def studio_client(studio: Studio):
     from annotation.client import StudioClient
 
     return StudioClient(studio.url, studio.credentials.token)
+
+
+def login_token(url: str, email: str, password: str) -> str | None:
+    """Log in through the server's login form as a person would; that account's API token, or None when refused."""
+    import re
+
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=60, trust_env=False, follow_redirects=False) as browser:
+        page = browser.get("/user/login/")
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        answer = browser.post("/user/login/", data={"email": email, "password": password,
+                                                    "csrfmiddlewaretoken": csrf.group(1) if csrf else ""},
+                              headers={"Referer": f"{url}/user/login/"})
+        if answer.status_code != 302:
+            return None
+        token = browser.get("/api/current-user/token")
+        return token.json()["token"] if token.status_code == 200 else None
+
+
+@contextmanager
+def serve_backend(app) -> Iterator[str]:
+    """A FastAPI ``app`` (an ML backend) under uvicorn on a free loopback port, in a thread; its URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name="ml-backend", daemon=True)
+    thread.start()
+    began = time.monotonic()
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() - began > 30:
+            pytest.fail("the ML backend did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)

@@ -1,15 +1,14 @@
 """The Label Studio ML backend (``vner studio backend`` / ``connect``), against real servers (no mocks).
 
 The backend serves the session's seed model with uvicorn on a free loopback port, in a thread of
-this process; the Label Studio of the ``studio`` fixture calls it over HTTP exactly as it calls
-any ML backend (/health, /setup, /predict, /webhook).
+this process, behind HTTP basic auth; the Label Studio of the ``studio`` fixture calls it over HTTP
+exactly as it calls any ML backend (/health, /setup, /predict, /webhook), with the credential
+`vner studio connect` registered.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from studio_fixtures import Studio, studio_cli, studio_client
+from studio_fixtures import Studio, run_cli, serve_backend, studio_client
 
 from annotation.labeling_config import FROM_NAME, TO_NAME, labeling_config
 from annotation.ml_backend import MODEL_CLASS, create_backend_app
+from annotation.settings import BACKEND_USER, ENV_BACKEND_PASSWORD, BackendCredentials
 from corpus.document import Span
 from corpus.jsonl import read_documents, write_documents
 from corpus.paths import BUNDLED_GOLD_FILE
@@ -39,6 +39,7 @@ TEXT_B = "Phó Chủ tịch UBND huyện Vũ Thị Hà trình bày kế hoạch 
 class Backend:
     url: str
     app: FastAPI
+    credentials: BackendCredentials
 
     @property
     def version(self) -> str:
@@ -49,38 +50,41 @@ class Backend:
         return self.app.state.stats
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def make_credentials() -> BackendCredentials:
+    return BackendCredentials(BACKEND_USER, secrets.token_urlsafe(16), "test")
 
 
 @pytest.fixture(scope="module")
 def backend(seed_model: Path) -> Iterator[Backend]:
-    """``create_backend_app(seed_model)`` under uvicorn in a thread; stopped at the end of the module."""
-    import uvicorn
-
-    app = create_backend_app(seed_model)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name="ml-backend", daemon=True)
-    thread.start()
-    began = time.monotonic()
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() - began > 30:
-            pytest.fail("the ML backend did not start")
-        time.sleep(0.05)
-    try:
-        yield Backend(f"http://127.0.0.1:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(15)
+    """``create_backend_app(seed_model)`` with basic auth; stopped at the end of the module."""
+    credentials = make_credentials()
+    app = create_backend_app(seed_model, credentials=credentials)
+    with serve_backend(app) as url:
+        yield Backend(url, app, credentials)
 
 
 @pytest.fixture
 def http(backend: Backend) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=backend.url, timeout=60, trust_env=False) as client:
+    auth = (backend.credentials.username, backend.credentials.password)
+    with httpx.Client(base_url=backend.url, timeout=60, trust_env=False, auth=auth) as client:
         yield client
+
+
+def test_requests_without_the_credential_get_401(backend: Backend) -> None:
+    body = {"tasks": [_task(1, TEXT_A)], "label_config": CONFIG}
+    requests = backend.stats["requests"]
+    with httpx.Client(base_url=backend.url, timeout=30, trust_env=False) as anonymous:
+        for response in (anonymous.post("/predict", json=body), anonymous.get("/health"),
+                         anonymous.post("/webhook", json={"action": "START_TRAINING"}),
+                         anonymous.post("/reload", json={"model": "rules"}),
+                         anonymous.post("/predict", json=body, auth=(BACKEND_USER, "wrong-password"))):
+            assert response.status_code == 401, response.text
+            assert response.headers["www-authenticate"].startswith("Basic")
+            assert "basic auth" in response.json()["error"]
+    assert backend.stats["requests"] == requests and backend.version == backend.app.state.model_version
+    with httpx.Client(base_url=backend.url, timeout=60, trust_env=False,
+                      auth=(backend.credentials.username, backend.credentials.password)) as allowed:
+        assert allowed.post("/predict", json=body).status_code == 200
 
 
 def _expected(text: str, model) -> list[Span]:
@@ -177,6 +181,12 @@ def _ok(result) -> str:
     return result.output
 
 
+def _cli(studio: Studio, backend: Backend, *args: str):
+    """`vner studio ...` with the backend's credential in the environment, as the person running both has."""
+    env = {**studio.env, ENV_BACKEND_PASSWORD: backend.credentials.password}
+    return run_cli(["studio", *args, "--port", str(studio.settings.port)], env)
+
+
 def _predictions(client, project_id: int) -> dict[int, list[dict]]:
     return {task["id"]: task["predictions"] for task in client.export(project_id)}
 
@@ -188,20 +198,26 @@ def test_label_studio_retrieves_predictions_from_the_backend(
     docs = read_documents(BUNDLED_GOLD_FILE)[:2]
     write_documents(tmp_path / "two.jsonl", docs)
     with studio_client(studio) as client:
-        _ok(studio_cli(studio, "init", "--title", title))
+        _ok(_cli(studio, backend, "init", "--title", title))
         project_id = client.project_id(title)
-        assert "added 2 tasks" in _ok(studio_cli(studio, "push", "--project", title, "--store",
-                                                 str(tmp_path / "two.jsonl")))
+        assert "added 2 tasks" in _ok(_cli(studio, backend, "push", "--project", title, "--store",
+                                           str(tmp_path / "two.jsonl")))
         before = _predictions(client, project_id)
         assert len(before) == 2 and all(preds == [] for preds in before.values())
         first, second = sorted(before)
 
-        out = _ok(studio_cli(studio, "connect", "--url", backend.url, "--project", title))
+        wrong = run_cli(["studio", "connect", "--url", backend.url, "--project", title, "--port",
+                         str(studio.settings.port)], {**studio.env, ENV_BACKEND_PASSWORD: "not-the-password"})
+        assert wrong.exit_code == 1 and "refuses the backend credential (401)" in wrong.output
+        out = _ok(_cli(studio, backend, "connect", "--url", backend.url, "--project", title))
         assert "added ML backend" in out and backend.version in out
         [ml] = client.sdk.ml.list(project=project_id)
         assert (ml.url, ml.title, ml.model_version, ml.is_interactive) == (
             backend.url, backend.version, backend.version, False)
-        assert ml.state == "CO"  # connected: /health and /setup answered
+        assert ml.state == "CO"  # connected: /health and /setup answered, with the credential
+        assert (ml.auth_method, ml.basic_auth_user, ml.basic_auth_pass_is_set) == ("BASIC_AUTH", BACKEND_USER, True)
+        [hook] = [h for h in client.sdk.webhooks.list(project=str(project_id)) if h.url == f"{backend.url}/webhook"]
+        assert hook.headers["Authorization"].startswith("Basic ")
         assert client.get_project(project_id).model_version == backend.version
 
         # The server itself asks the backend (Data Manager action "Retrieve Predictions"), first task only.
@@ -213,11 +229,16 @@ def test_label_studio_retrieves_predictions_from_the_backend(
         assert backend.stats["tasks"] == predicted + 1
 
         # connect again: same backend updated, not a second one; --retrieve sends every task, and
-        # Label Studio skips the one that already has a prediction of this model version.
-        out = _ok(studio_cli(studio, "connect", "--url", backend.url, "--project", title, "--retrieve"))
-        assert "updated ML backend" in out and "retrieved predictions for 2 tasks" in out
+        # Label Studio skips the one that already has a prediction of this model version: the
+        # report says what was fetched, not what was asked for.
+        out = _ok(_cli(studio, backend, "connect", "--url", backend.url, "--project", title, "--retrieve"))
+        assert "updated ML backend" in out
+        assert "fetched predictions for 1 of 2 tasks from the backend; 1 already had one of this version" in out
         assert [b.id for b in client.sdk.ml.list(project=project_id)] == [ml.id]
         assert backend.stats["tasks"] == predicted + 2
+        again = _ok(_cli(studio, backend, "connect", "--url", backend.url, "--project", title, "--retrieve"))
+        assert "fetched predictions for 0 of 2 tasks from the backend; 2 already had one" in again
+        assert backend.stats["tasks"] == predicted + 2  # nothing was asked of the backend
 
         texts = {task["id"]: task["data"]["text"] for task in client.export(project_id)}
         for task_id, predictions in _predictions(client, project_id).items():
@@ -228,7 +249,18 @@ def test_label_studio_retrieves_predictions_from_the_backend(
                        for r in prediction["result"])
         assert any(predictions[0]["result"] for predictions in _predictions(client, project_id).values())
 
-        # Adding the backend registered <url>/webhook: a submitted annotation is reported to it.
+        # Adding the backend registered <url>/webhook, with the credential: a submitted annotation is reported.
         seen = backend.app.state.events["ANNOTATION_CREATED"]
         client.create_annotation(first, _predictions(client, project_id)[first][0]["result"])
         assert backend.app.state.events["ANNOTATION_CREATED"] == seen + 1
+
+
+def test_backend_command_checks_its_training_options(tmp_path: Path) -> None:
+    env = {"VNER_HOME": str(tmp_path), "VNER_LS_CONFIG": str(tmp_path / "studio.toml")}
+    half = run_cli(["studio", "backend", "--model", "rules", "--train-base", str(BUNDLED_GOLD_FILE)], env)
+    assert half.exit_code == 2 and "--train-base and --train-dev go together" in half.output
+    missing = run_cli(["studio", "backend", "--model", "rules", "--train-base", str(BUNDLED_GOLD_FILE),
+                       "--train-dev", str(tmp_path / "nope.jsonl")], env)
+    assert missing.exit_code == 2 and "nope.jsonl: no such file" in missing.output
+    engine = run_cli(["studio", "backend", "--model", "rules", "--engine", "crf"], env)
+    assert engine.exit_code == 2 and "--engine must be one of" in engine.output

@@ -263,7 +263,12 @@ def test_child_environment_is_isolated(tmp_path: Path) -> None:
         env[k].startswith(str(settings.data_dir)) for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")
     )
     assert env["COLLECT_ANALYTICS"] == "false" and env["SENTRY_DSN"] == ""
-    assert env["ML_BLOCK_LOCAL_IP"] == "false" and env["SSRF_PROTECTION_ENABLED"] == "false"
+    # SSRF guards on, every default banned network but loopback still banned; sign-up by invitation only.
+    assert env["ML_BLOCK_LOCAL_IP"] == "true" and env["SSRF_PROTECTION_ENABLED"] == "true"
+    assert env["USE_DEFAULT_BANNED_SUBNETS"] == "false"
+    banned = env["USER_ADDITIONAL_BANNED_SUBNETS"].split(",")
+    assert "10.0.0.0/8" in banned and "169.254.0.0/16" in banned and "127.0.0.0/8" not in banned
+    assert env["DISABLE_SIGNUP_WITHOUT_LINK"] == "true"
     assert env["LABEL_STUDIO_USER_TOKEN"] == creds.token
     command = server.server_command(settings)
     assert creds.token not in command and creds.password not in command
