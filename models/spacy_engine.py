@@ -103,8 +103,9 @@ def merge_span_predictions(doc: Doc) -> list[tuple[int, int, str]]:
     chosen: list[tuple[int, int, str]] = []
     group = doc.spans.get(SPANS_KEY)
     if group is not None and len(group):
-        scores = group.attrs.get("scores")
-        order = np.argsort(-np.asarray(scores).max(axis=-1)) if scores is not None else range(len(group))
+        scores = group.attrs.get("scores")  # (n,) from a single-label categorizer, (n, labels) from a multi-label one
+        best = np.asarray(scores).reshape(len(group), -1).max(axis=1) if scores is not None else np.zeros(len(group))
+        order = np.argsort(-best, kind="stable")
         for index in order:
             span = group[int(index)]
             if all(span.end <= a or b <= span.start for a, b, _ in chosen):

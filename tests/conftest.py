@@ -53,5 +53,6 @@ def seed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         train, dev = home / "train.jsonl", home / "dev.jsonl"
         train.write_text("".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in seeds[:4]))
         dev.write_text(json.dumps(seeds[4].to_dict(), ensure_ascii=False) + "\n")
-        train_model("spacy", load_schema(), train, dev, home / "model", max_epochs=4, seed=1)
+        small_batches = {"training.batcher.size.start": 100, "training.batcher.size.stop": 300}  # 4 articles
+        train_model("spacy", load_schema(), train, dev, home / "model", max_epochs=6, seed=1, overrides=small_batches)
     return home / "model"

@@ -113,7 +113,7 @@ def test_windows_with_a_rare_label_are_repeated(tiny_seed_model: Path) -> None:
     encoder = WindowEncoder(AutoTokenizer.from_pretrained(tiny_seed_model / HF_DIR), 64, 16)
     label2id = {t: i for i, t in enumerate(tags)}
     rows = [row for doc in SEEDS[:4] for row in document_features(doc, encoder, label2id, span_labels=["TARGET"])]
-    with_target = sum(any(target > 0 for target in row["span_targets"]) for row in rows)
+    with_target = sum(any(target > 0 for target in row["anchor_targets"]) for row in rows)
     assert with_target > 0
     assert settings["train_windows"] == len(rows) + (DEFAULT_RARE_REPEATS - 1) * with_target
 

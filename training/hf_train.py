@@ -32,7 +32,7 @@ from models.span_head import save_span_head
 from training.alignment import AlignmentReport
 from training.bio import document_features
 from training.sampling import DEFAULT_RARE_REPEATS, rare_labels
-from training.span_training import build_scorer, span_loss, to_span_head
+from training.span_training import SPAN_LR_FACTOR, build_scorer, span_loss, to_span_head
 
 DEFAULT_EPOCHS = 4
 DEFAULT_LR = 2e-4
@@ -84,7 +84,7 @@ def _features(docs: Sequence[Document], encoder: WindowEncoder, label2id: dict[s
     rows = []
     for doc in docs:
         for row in document_features(doc, encoder, label2id, report, span_labels):
-            hit = boosted.intersection(row["labels"]) or boosted_spans.intersection(row.get("span_targets", ()))
+            hit = boosted.intersection(row["labels"]) or boosted_spans.intersection(row.get("anchor_targets", ()))
             rows.extend([row] * (repeats if hit else 1))
     return Dataset.from_list(rows) if rows else None
 
@@ -103,17 +103,21 @@ def _collate(tokenizer: Any) -> Callable[[list[dict[str, Any]]], tuple[dict[str,
     return collate
 
 
-def _optimizer(modules: Sequence[Any], lr: float, weight_decay: float):
+def _optimizer(model: Any, lr: float, weight_decay: float, span_scorer: Any = None):
+    """AdamW: no decay for biases and layer norms; the span scorer at ``SPAN_LR_FACTOR`` times the rate."""
     import torch
 
-    decay, no_decay = [], []
-    named = [(name, param) for module in modules for name, param in module.named_parameters()]
-    for name, param in named:
-        if not param.requires_grad:
-            continue
-        (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr)
+    def groups(module: Any, rate: float) -> list[dict[str, Any]]:
+        decay, no_decay = [], []
+        for name, param in module.named_parameters():
+            if not param.requires_grad:
+                continue
+            (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
+        return [{"params": decay, "weight_decay": weight_decay, "lr": rate},
+                {"params": no_decay, "weight_decay": 0.0, "lr": rate}]
+
+    extra = groups(span_scorer, lr * SPAN_LR_FACTOR) if span_scorer is not None else []
+    return torch.optim.AdamW(groups(model, lr) + extra, lr=lr)
 
 
 def _freeze_lower_layers(model: Any, n: int) -> None:
@@ -267,14 +271,13 @@ def train_hf(
         f"(stride {stride}{boosted}); {report.summary()}")
 
     generator = torch.Generator().manual_seed(seed)
-    sampler = np.random.default_rng(seed)  # the span head's negative samples
     loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator,
                         collate_fn=_collate(tokenizer))
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
     spans_scorer = build_scorer(model.config.hidden_size, len(span_labels)) if span_labels else None
     trained = [model] + ([spans_scorer] if spans_scorer is not None else [])
-    optimizer = _optimizer(trained, lr, weight_decay)
+    optimizer = _optimizer(model, lr, weight_decay, spans_scorer)
     scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * total_steps), total_steps)
     trainable = sum(p.numel() for module in trained for p in module.parameters() if p.requires_grad)
     say(f"backbone {backbone}: {trainable:,} trainable parameters; {epochs} epochs x {steps_per_epoch} steps "
@@ -295,7 +298,7 @@ def train_hf(
                 out = model(**batch, output_hidden_states=spans_scorer is not None)
                 loss = out.loss
                 if spans_scorer is not None:
-                    loss = loss + span_loss(spans_scorer, out.hidden_states[-1], extra, sampler)
+                    loss = loss + span_loss(spans_scorer, out.hidden_states[-1], extra)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for m in trained for p in m.parameters() if p.requires_grad],
                                            MAX_GRAD_NORM)
