@@ -121,12 +121,13 @@ def run_seed(seed: int, gold: list[Document], trainer: Trainer, strategies: list
     random.Random(seed).shuffle(docs)
     write_documents(trainer.validation, docs[:validation])
     initial, pool = docs[validation:validation + start], docs[validation + start:]
-    model0, scores, seconds = trainer.train(initial, seed)
-    say(f"seed {seed}: start set of {len(initial)} documents: dev F1 {scores['micro']['f1']:.3f} ({seconds:.0f} s)")
+    model0, start_scores, start_seconds = trainer.train(initial, seed)
+    say(f"seed {seed}: start set of {len(initial)} documents: dev F1 {start_scores['micro']['f1']:.3f} "
+        f"({start_seconds:.0f} s)")
     points = []
     for name, measure in strategies:
         label = name if name == "random" or measure == DEFAULT_MEASURE else f"{name}:{measure}"
-        points.append(_point(label, seed, 0, initial, scores, seconds, 0.0))
+        points.append(_point(label, seed, 0, initial, start_scores, start_seconds, 0.0))
         labeled, remaining, model = list(initial), list(pool), model0
         for round_ in range(1, rounds + 1):
             began = time.perf_counter()
@@ -189,6 +190,7 @@ def plot(points: list[Point], path: Path, title: str) -> Path:
         counts = sorted({p.docs for p in mine})
         means = [(docs, statistics.fmean(p.f1 for p in mine if p.docs == docs)) for docs in counts]
         ax.plot(*zip(*means), color=color, marker="o", linewidth=2, label=strategy)
+    ax.set_xticks(sorted({p.docs for p in points}))
     ax.set_xlabel("documents labeled")
     ax.set_ylabel("dev micro F1 (strict)")
     ax.set_title(title, fontsize=10)

@@ -151,7 +151,7 @@ class StudioClient:
     # ------------------------------------------------------------------------- projects
 
     @staticmethod
-    def _all_pages(fetch: Callable[[int], Any]) -> Iterator[Any]:
+    def all_pages(fetch: Callable[[int], Any]) -> Iterator[Any]:
         """Every item of a paginated listing, ``fetch(page)`` returning the SDK's pager of that page.
 
         Stops at the last page by the total the server reports: iterating the SDK's pager instead
@@ -175,7 +175,7 @@ class StudioClient:
     def find_projects(self, title: str) -> list[Any]:
         """Projects whose title is exactly ``title`` (the API filters by substring), oldest first."""
         with _api(f"listing projects titled {title!r}"):
-            listing = self._all_pages(lambda page: self.sdk.projects.list(title=title, page=page, page_size=PAGE_SIZE))
+            listing = self.all_pages(lambda page: self.sdk.projects.list(title=title, page=page, page_size=PAGE_SIZE))
             found = [p for p in listing if p.title == title]
         return sorted(found, key=lambda p: p.id)
 
@@ -216,7 +216,7 @@ class StudioClient:
     def iter_tasks(self, project_id: int, page_size: int = PAGE_SIZE) -> Iterator[tuple[int, dict[str, Any]]]:
         """``(task id, data)`` of every task of the project, page by page."""
         with _api(f"listing the tasks of project {project_id}"):
-            for task in self._all_pages(lambda page: self.sdk.tasks.list(project=project_id, fields="task_only",
+            for task in self.all_pages(lambda page: self.sdk.tasks.list(project=project_id, fields="task_only",
                                                                           page=page, page_size=page_size)):
                 yield task.id, dict(task.data or {})
 

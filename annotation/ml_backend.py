@@ -73,7 +73,14 @@ from models.base import NerModel
 from models.card import ModelDirError
 from models.loading import load_model
 from models.predict import DEFAULT_MAX_CHARS
-from models.service import MIB, BodyLimitMiddleware, ModelRunner, error_response, install_error_handlers
+from models.service import (
+    MIB,
+    BodyLimitMiddleware,
+    ModelRunner,
+    error_response,
+    install_error_handlers,
+    model_lock,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9090
@@ -306,13 +313,13 @@ def create_backend_app(
         with studio() as client:
             pid = project_id if project_id is not None else client.project_id(project_title or DEFAULT_PROJECT_TITLE)
             old = app.state.serving
-            result = retrain(client, pid, retrain_plan, old.model, say=log.info)
+            result = retrain(client, pid, retrain_plan, old.model, say=log.info, guard=lambda: model_lock(old.model))
             answer = summary(result)
-            if result.promoted:
+            if result.promoted:  # re-rank with the new model before it serves: no request uses it meanwhile
+                queued = queue_documents(client, pid, load_model(result.model_dir), schema)
+                answer["queue"] = {"tasks": len(queued.ranked), "model_version": queued.model_version}
                 serving = reload(result.model_dir)
                 retitle_backends(client, pid, old.version, serving.version, credentials)
-                queued = queue_documents(client, pid, serving.model, schema)
-                answer["queue"] = {"tasks": len(queued.ranked), "model_version": queued.model_version}
         return answer
 
     app.state.retrainer = retrainer = Retrainer(retrain_project) if retrain_plan and studio else None

@@ -60,7 +60,7 @@ def project_tasks(client: StudioClient, project_id: int) -> list[dict[str, Any]]
     """``id``, ``data`` and ``is_labeled`` of every task of the project."""
     tasks = []
     with _api(f"listing the tasks of project {project_id}"):
-        listing = client._all_pages(lambda page: client.sdk.tasks.list(project=project_id, fields="task_only",
+        listing = client.all_pages(lambda page: client.sdk.tasks.list(project=project_id, fields="task_only",
                                                                         page=page, page_size=100))
         for task in listing:
             tasks.append({"id": task.id, "data": dict(task.data or {}), "is_labeled": bool(task.is_labeled)})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -92,8 +93,12 @@ def micro_f1(scores: dict[str, Any] | None) -> float | None:
 
 
 def retrain(client: StudioClient, project_id: int, plan: RetrainPlan, current: NerModel | str | Path | None,
-            say: Callable[[str], None] = lambda _: None) -> RetrainResult:
-    """Pull, merge, train, compare with ``current`` on dev and promote the new model when not worse."""
+            say: Callable[[str], None] = lambda _: None,
+            guard: Callable[[], AbstractContextManager[Any]] = nullcontext) -> RetrainResult:
+    """Pull, merge, train, compare with ``current`` on dev and promote the new model when not worse.
+
+    ``current`` is scored inside ``guard()`` (the ML backend passes the lock of the model it serves).
+    """
     from models.loading import latest_pointer
     from training import evaluate_model, train_model
 
@@ -116,7 +121,10 @@ def retrain(client: StudioClient, project_id: int, plan: RetrainPlan, current: N
         f"{counts.base} from {plan.base.name})")
     meta = train_model(plan.engine, schema, train_path, plan.dev, run_dir / "model", **plan.options)
     after = meta["metrics"]["dev"]
-    before = evaluate_model(current, dev_docs)[0].to_dict() if current is not None else None
+    before = None
+    if current is not None:
+        with guard():
+            before = evaluate_model(current, dev_docs)[0].to_dict()
     if before is None:
         promoted, reason = True, "no current model to compare with"
     elif micro_f1(after) >= micro_f1(before):  # type: ignore[operator]

@@ -175,16 +175,22 @@ def studio_agreement(
     if not result.documents:
         typer.echo("no task has submitted annotations of two or more annotators yet")
     table = Table(title=f"agreement on {len(result.documents)} tasks labeled by two or more annotators")
-    for column in ("", "tasks", "strict F1", "partial F1", *schema.names):
+    for column in ("", "tasks", "strict F1", "partial F1"):
         table.add_column(column, justify="right" if column else "left")
     rows = [("all pairs", result.overall), *((f"{a} × {b}", s) for (a, b), s in result.pairs.items()),
             *result.annotators.items()]
     for name, scores in rows:
-        per_label = scores.per_label()
-        cells = [f"{per_label[label]['f1']:.2f}/{partial_f1(scores, label):.2f}"
-                 if scores.gold[label] or scores.pred[label] else "" for label in schema.names]
-        table.add_row(name, str(scores.n_docs), f"{scores.micro()['f1']:.3f}", f"{partial_f1(scores):.3f}", *cells)
+        table.add_row(name, str(scores.n_docs), f"{scores.micro()['f1']:.3f}", f"{partial_f1(scores):.3f}")
     console.print(table)
+    labels = Table(title="per label, all pairs (per pair and per document: the HTML and JSON reports)")
+    for column in ("label", "spans", "strict F1", "partial F1"):
+        labels.add_column(column, justify="left" if column == "label" else "right")
+    per_label = result.overall.per_label()
+    for label in schema.names:
+        n = result.overall.gold[label] + result.overall.pred[label]
+        if n:
+            labels.add_row(label, str(n), f"{per_label[label]['f1']:.3f}", f"{partial_f1(result.overall, label):.3f}")
+    console.print(labels)
     typer.echo(f"{len(result.disagreements)} disagreements listed in context: {out / 'agreement.html'} "
                f"(JSON: {out / 'agreement.json'})")
 

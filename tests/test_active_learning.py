@@ -91,6 +91,12 @@ def test_al_bench_small_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert result["trainings"] == 3  # the start model once, then one round per strategy
     points = {(p["strategy"], p["docs"]) for p in result["points"]}
     assert points == {("random", 2), ("random", 3), ("uncertainty", 2), ("uncertainty", 3)}
+    start = [p for p in result["points"] if p["round"] == 0]  # one start model, shared by the strategies
+    assert len(start) == 2 and start[0]["train_seconds"] == start[1]["train_seconds"]
+    assert start[0]["f1"] == start[1]["f1"] and start[0]["per_label_f1"] == start[1]["per_label_f1"]
+    first = {p["strategy"]: p for p in result["points"] if p["round"] == 1}
+    assert result["summary"]["gain_over_random"]["uncertainty"]["3"] == pytest.approx(
+        first["uncertainty"]["f1"] - first["random"]["f1"], abs=1e-4)
     assert set(result["summary"]["gain_over_random"]) == {"uncertainty"}
     assert (out / "al_bench.png").stat().st_size > 1000
     assert not (out / "work").exists()

@@ -14,7 +14,7 @@ import pytest
 from studio_fixtures import Studio, login_token, run_cli, studio_cli, studio_client
 
 from annotation import server
-from annotation.client import StudioClient
+from annotation.client import StudioClient, StudioClientError
 from annotation.labeling_config import FROM_NAME, TO_NAME
 from annotation.settings import load_settings
 from annotation.team import read_team, sign_up
@@ -172,6 +172,10 @@ def test_two_annotators_then_agreement_review_and_ground_truth(
         assert ann1.request("GET", f"api/projects/{project_id}/next")["id"] != first_task
     with studio_client(studio) as admin:
         assert next(t for t in admin.sdk.tasks.list(project=project_id) if t.id == first_task).is_labeled
+        # Assigning tasks to annotators is not in Community: the SDK's endpoint is not served.
+        with pytest.raises(StudioClientError, match="answered 404"):
+            admin.request("POST", f"api/projects/{project_id}/tasks/assignees",
+                          json={"type": "AN", "users": [team["ann1"].user_id], "selectedItems": {"all": True}})
 
     # Agreement equals the hand count: 3 of 6 + 5 spans identical, 4 overlap with the same label.
     report_dir = tmp_path / "agreement"
