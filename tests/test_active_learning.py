@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from annotation import al_bench
 from annotation.selection import rank, tfidf_vectors
@@ -129,3 +131,20 @@ def test_transformers_margins_are_one_per_word(tmp_path: Path) -> None:
         assert ((found >= 0) & (found <= 1)).all()
     assert uncertainty(model, texts, "margin")[2] == 0.0
     assert [m.tolist() for m in decision_margins(model, texts[:2])] == [m.tolist() for m in margins[:2]]
+
+
+WORDS = ["Huyện", "ủy", "Hậu", "Lộc", "Ngày", "3-4", "UBND", "huyện", "đồng", "chí", "Vũ", "Thị", "Hà", "150", "tỷ",
+         "đồng", ",", ".", "%", "xã", "Kim", "Song", "Trường", "năm", "2024", "Bí", "thư", "“", "”"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(WORDS), max_size=25), max_size=5),
+       st.sampled_from([" ", "  ", " \t"]), st.sampled_from(["\n", "\n\n", " \n "]))
+def test_replayed_parse_matches_the_pipeline_on_any_text(seed_model: Path, lines: list[list[str]], space: str,
+                                                         newline: str) -> None:
+    model = load_model(seed_model)
+    text = normalize(newline.join(space.join(words) for words in lines))[0]
+    margins, spans = spacy_decisions(model, [text])
+    assert spans == model.predict_normalized([text])
+    assert len(margins[0]) == sum(len(model.nlp.make_doc(text[a:b])) for a, b in paragraph_bounds(text))
+    assert all(0 <= span.start < span.end <= len(text) for span in spans[0])
