@@ -1,4 +1,5 @@
-# `make demo`: set up .venv and run the main job on the bundled seed articles.
+# `make demo`: set up .venv and run the main job on the bundled seed articles: predict with the shipped
+# default model, then train, evaluate and predict with a model of the seeds alone.
 # `make test`: set up .venv and run the test suite (what CI runs).
 PYTHON ?= python3
 VENV := .venv
@@ -6,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := var/demo
 
-.PHONY: install chromium demo test lock clean
+.PHONY: install chromium demo default-model test lock clean
 
 # constraints.txt pins every package to versions seen working together (`make lock` refreshes it);
 # it also spares pip a long dependency resolution.
@@ -29,10 +30,17 @@ demo: install
 	rm -rf $(DEMO)
 	$(BIN)/vner corpus ingest corpus/data/seeds --store $(DEMO)/corpus.jsonl
 	$(BIN)/vner corpus stats $(DEMO)/corpus.jsonl corpus/data/seeds.gold.jsonl
+	$(BIN)/vner predict corpus/data/seeds/002_8a01c9bd02073a02.txt --format table
 	$(BIN)/vner corpus split corpus/data/seeds.gold.jsonl --out-dir $(DEMO) --dev-fraction 0.2
-	$(BIN)/vner train --engine spacy --train $(DEMO)/train.jsonl --dev $(DEMO)/dev.jsonl --out $(DEMO)/model
+	$(BIN)/vner train --engine spacy --train $(DEMO)/train.jsonl --dev $(DEMO)/dev.jsonl --out $(DEMO)/model \
+		--max-epochs 10 --spacy-set training.batcher.size.start=100 --spacy-set training.batcher.size.stop=300 \
+		--promote never
 	$(BIN)/vner evaluate --model $(DEMO)/model --data $(DEMO)/dev.jsonl
 	$(BIN)/vner predict --model $(DEMO)/model $(DEMO)/dev.jsonl
+
+# The model shipped in models/data/default-model (spaCy, all of ../shared/gold; see training/default_model.py).
+default-model: install
+	$(BIN)/python -m training.default_model
 
 # `make test` lints everything, checks the formatting of the files already formatted (FORMATTED;
 # `ruff format` a file before adding it) and the types of corpus/ and models/, then runs the tests.

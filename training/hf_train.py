@@ -298,10 +298,12 @@ def train_hf(
                 out = model(**batch, output_hidden_states=spans_scorer is not None)
                 loss = out.loss
                 if spans_scorer is not None:
-                    loss = loss + span_loss(spans_scorer, out.hidden_states[-1], extra)
+                    # the head reads the encoder's states without training it: its early span-choice gradients
+                    # (cross-entropy ~6) swamped the tagger's, which after an epoch tagged next to nothing
+                    loss = loss + span_loss(spans_scorer, out.hidden_states[-1].detach(), extra)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for m in trained for p in m.parameters() if p.requires_grad],
-                                           MAX_GRAD_NORM)
+            for module in trained:
+                torch.nn.utils.clip_grad_norm_([p for p in module.parameters() if p.requires_grad], MAX_GRAD_NORM)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import spacy
@@ -15,7 +15,7 @@ from corpus.document import Document, Span
 from corpus.files import staged_dir
 from corpus.schema import LabelSchema
 from corpus.text import paragraph_bounds
-from models.spacy_engine import PIPELINE_DIR, SPANS_KEY, TOKENIZER_NAME
+from models.spacy_engine import PIPELINE_DIR, TOKENIZER_NAME
 from training.alignment import AlignmentReport
 from training.sampling import DEFAULT_RARE_REPEATS, rare_labels
 
@@ -42,14 +42,12 @@ def to_docbin(
     alignment: str = "strict",
     boost: Sequence[str] = (),
     repeats: int = 1,
-    span_labels: Collection[str] = (),
 ) -> DocBin:
     """One spaCy doc a line, with gold entities; spans that fit no line or token boundary go to ``report``.
 
     With ``alignment="expand"`` a span inside tokens is widened to them (and still reported). A
-    line holding an entity of a ``boost`` label is added ``repeats`` times. Entities of
-    ``span_labels`` go to ``doc.spans[SPANS_KEY]`` (for the span categorizer), the others to
-    ``doc.ents``. Each doc's ``user_data`` holds its document id and the line's offset.
+    line holding an entity of a ``boost`` label is added ``repeats`` times. Each doc's ``user_data``
+    holds its document id and the line's offset.
     """
     out = DocBin(store_user_data=True)
     for doc in docs:
@@ -66,8 +64,7 @@ def to_docbin(
                         ents.append(ent)
                         if (ent.start_char, ent.end_char) == (span.start - start, span.end - start):
                             placed.add(span)
-            sdoc.ents = [ent for ent in ents if ent.label_ not in span_labels]
-            sdoc.spans[SPANS_KEY] = [ent for ent in ents if ent.label_ in span_labels]
+            sdoc.ents = ents
             sdoc.user_data.update({"doc_id": doc.id, "offset": start})
             for _ in range(repeats if any(ent.label_ in boost for ent in ents) else 1):
                 out.add(sdoc)
@@ -83,24 +80,6 @@ def spacy_config(tokens: str = "syllable", overrides: dict[str, object] | None =
     config = spacy.util.load_config(path, overrides=dict(overrides or {}), interpolate=False)
     config["nlp"]["tokenizer"] = TOKENIZERS[tokens]
     return config
-
-
-def span_labels(config: spacy.Config, schema: LabelSchema) -> list[str]:
-    """Give the schema's span labels (TARGET) to the config's span categorizer; the labels it takes.
-
-    Without a span categorizer in the config, or without span labels in the schema (then the
-    categorizer is removed), the NER takes every label.
-    """
-    if "spancat" not in config["nlp"]["pipeline"]:
-        return []
-    labels = list(schema.span_labels)
-    if labels:
-        config["initialize"]["components"].setdefault("spancat", {})["labels"] = labels
-        return labels
-    config["nlp"]["pipeline"] = [name for name in config["nlp"]["pipeline"] if name != "spancat"]
-    del config["components"]["spancat"]
-    config["training"]["score_weights"] = {"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None}
-    return []
 
 
 def train_spacy(
@@ -139,9 +118,8 @@ def train_spacy(
         work = Path(tmp)
         boost = rare_labels(train_docs, schema.names) if rare_repeats > 1 else []
         config = spacy_config(tokens, settings, Path(config_file))
-        spans = span_labels(config, schema)
-        to_docbin(train_docs, nlp, report, alignment, boost, rare_repeats, spans).to_disk(work / "train.spacy")
-        to_docbin(dev_docs, nlp, AlignmentReport(), alignment, span_labels=spans).to_disk(work / "dev.spacy")
+        to_docbin(train_docs, nlp, report, alignment, boost, rare_repeats).to_disk(work / "train.spacy")
+        to_docbin(dev_docs, nlp, AlignmentReport(), alignment).to_disk(work / "dev.spacy")
         config.to_disk(out_dir / "config.cfg")
         try:
             spacy_train(
