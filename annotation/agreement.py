@@ -155,7 +155,7 @@ def _context(text: str, spans: list[tuple[Span, str]], width: int = 80) -> str:
     marks = sorted({(s.start, s.end, css) for s, css in spans})
     out = []
     cuts = sorted({start, end, *[p for s, e, _ in marks for p in (s, e)]})
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         classes = " ".join(css for s, e, css in marks if s <= a and b <= e)
         piece = html.escape(text[a:b])
         out.append(f'<span class="{classes}">{piece}</span>' if classes else piece)

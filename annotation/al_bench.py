@@ -186,10 +186,10 @@ def plot(points: list[Point], path: Path, title: str) -> Path:
         mine = [p for p in points if p.strategy == strategy]
         for seed in sorted({p.seed for p in mine}):
             curve = sorted((p.docs, p.f1) for p in mine if p.seed == seed)
-            ax.plot(*zip(*curve), color=color, alpha=0.25, linewidth=1)
+            ax.plot(*zip(*curve, strict=True), color=color, alpha=0.25, linewidth=1)
         counts = sorted({p.docs for p in mine})
         means = [(docs, statistics.fmean(p.f1 for p in mine if p.docs == docs)) for docs in counts]
-        ax.plot(*zip(*means), color=color, marker="o", linewidth=2, label=strategy)
+        ax.plot(*zip(*means, strict=True), color=color, marker="o", linewidth=2, label=strategy)
     ax.set_xticks(sorted({p.docs for p in points}))
     ax.set_xlabel("documents labeled")
     ax.set_ylabel("dev micro F1 (strict)")

@@ -122,7 +122,7 @@ def queue_documents(
                    measure=measure, seed=seed)
     queued: list[tuple[Candidate, float]] = []
     new = 0
-    for index, usefulness in zip(ranking.order, ranking.usefulness):
+    for index, usefulness in zip(ranking.order, ranking.usefulness, strict=True):
         candidate = candidates[index]
         if candidate.doc is not None:
             if limit is not None and new >= limit:
@@ -134,7 +134,7 @@ def queue_documents(
     found = predict([c.text for c, _ in queued], model) if queued else []
     updates: list[tuple[int, dict[str, Any]]] = []
     imports: list[dict[str, Any]] = []
-    for (candidate, usefulness), entities in zip(queued, found):
+    for (candidate, usefulness), entities in zip(queued, found, strict=True):
         payload, _ = prediction_payload(candidate.text, entities, version, schema)
         payload["score"] = round(float(usefulness), 6)
         if candidate.doc is None:

@@ -59,12 +59,13 @@ class _Actions:
         labels = [name.partition("-")[2] for name in self.names]
         self.label = labels
         self.opens = [kind in ("B", "I") for kind in kinds]
-        self.closed = np.array([(k in ("B", "U") and bool(lab)) or k == "O" for k, lab in zip(kinds, labels)])
-        self.closed_last = np.array([(k == "U" and bool(lab)) or k == "O" for k, lab in zip(kinds, labels)])
+        pairs = list(zip(kinds, labels, strict=True))
+        self.closed = np.array([(k in ("B", "U") and bool(lab)) or k == "O" for k, lab in pairs])
+        self.closed_last = np.array([(k == "U" and bool(lab)) or k == "O" for k, lab in pairs])
         self.out_only = np.array([k == "O" for k in kinds])
-        self.inside = {lab: np.array([k in ("I", "L") and l2 == lab for k, l2 in zip(kinds, labels)])
+        self.inside = {lab: np.array([k in ("I", "L") and l2 == lab for k, l2 in pairs])
                        for lab in set(labels) if lab}
-        self.inside_last = {lab: np.array([k == "L" and l2 == lab for k, l2 in zip(kinds, labels)])
+        self.inside_last = {lab: np.array([k == "L" and l2 == lab for k, l2 in pairs])
                             for lab in set(labels) if lab}
 
     def valid(self, open_label: str | None, buffer_length: int, space: bool) -> np.ndarray:
@@ -122,7 +123,7 @@ def spacy_decisions(model: NerModel, texts: Sequence[str]) -> tuple[list[np.ndar
         docs = [nlp.make_doc(line) for _, _, line in batch]
         for proc in before:
             docs = list(proc.pipe(docs))
-        for (i, offset, _), doc, steps in zip(batch, docs, _greedy_parse(ner, actions, docs)):
+        for (i, offset, _), doc, steps in zip(batch, docs, _greedy_parse(ner, actions, docs), strict=True):
             margins[i] += steps
             spans[i] += [Span(e.start_char + offset, e.end_char + offset, e.label_) for e in doc.ents
                          if e.label_ in model.schema]
@@ -138,10 +139,10 @@ def word_margins(model: NerModel, texts: Sequence[str]) -> list[np.ndarray]:
 
     bounds = [split_words(text) for text in texts]
     per_doc = model.encoder.encode_batch(  # type: ignore[attr-defined]
-        [[text[a:b] for a, b in words] for text, words in zip(texts, bounds)])
+        [[text[a:b] for a, b in words] for text, words in zip(texts, bounds, strict=True)])
     probs = iter(model.window_probabilities([w for windows in per_doc for w in windows]))  # type: ignore[attr-defined]
     out = []
-    for words, windows in zip(bounds, per_doc):
+    for words, windows in zip(bounds, per_doc, strict=True):
         if not windows:
             out.append(np.zeros(0, dtype=np.float32))
             continue

@@ -116,7 +116,7 @@ class WindowEncoder:
         out: list[list[Window]] = [[] for _ in docs]
         encodings = self.backend.encode_batch([list(docs[i]) for i in todo], is_pretokenized=True,
                                               add_special_tokens=False)
-        for i, encoding in zip(todo, encodings):
+        for i, encoding in zip(todo, encodings, strict=True):
             out[i] = self._windows(len(docs[i]), encoding.ids, encoding.word_ids)
         return out
 
@@ -167,7 +167,7 @@ def merge_windows(n_words: int, windows: Sequence[Window], probs: Sequence[np.nd
     n_tags = probs[0].shape[-1] if len(probs) else 0
     merged = np.full((n_words, n_tags), np.nan, dtype=np.float32)
     best = np.full(n_words, -1.0)
-    for window, window_probs in zip(windows, probs):
+    for window, window_probs in zip(windows, probs, strict=True):
         for position, word in window.first:
             context = window.context(position)
             if context > best[word]:

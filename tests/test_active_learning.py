@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def test_the_replayed_greedy_parse_is_spacys_own(seed_model: Path) -> None:
     margins, spans = spacy_decisions(model, texts)
     assert spans == model.predict_normalized(texts)
     assert any(spans)
-    for text, steps in zip(texts, margins):
+    for text, steps in zip(texts, margins, strict=True):
         tokens = sum(len(model.nlp.make_doc(text[a:b])) for a, b in paragraph_bounds(text))
         assert len(steps) == tokens  # BILUO: one action per token
         assert ((steps >= 0) & (steps <= 1)).all()
@@ -68,7 +69,7 @@ def test_strategies_rank_as_documented(seed_model: Path) -> None:
     assert len({twins[i] for i in diverse.order}) == 2 and diverse.order[0] in (top, len(texts))
     full = rank("diverse", twins, model=model, batch=2)
     assert sorted(full.order) == list(range(len(twins)))
-    assert all(a >= b for a, b in zip(full.usefulness, full.usefulness[1:]))
+    assert all(a >= b for a, b in pairwise(full.usefulness))
     # A labeled copy pushes its twin down.
     assert top not in rank("diverse", texts, model=model, k=1, labeled_texts=[texts[top]]).order
 
@@ -126,7 +127,7 @@ def test_transformers_margins_are_one_per_word(tmp_path: Path) -> None:
                                     max_length=32, stride=8)  # several windows per seed
     texts = [SEEDS[0].text, "Huyện ủy Hậu Lộc", ""]
     margins = decision_margins(model, texts)
-    for text, found in zip(texts, margins):
+    for text, found in zip(texts, margins, strict=True):
         assert len(found) == len(split_words(normalize(text)[0]))
         assert ((found >= 0) & (found <= 1)).all()
     assert uncertainty(model, texts, "margin")[2] == 0.0

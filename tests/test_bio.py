@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,7 @@ def test_windows_overlap_by_at_most_stride_and_carry_special_tokens(tokenizer) -
     windows = encoder.encode([doc.text[a:b] for a, b in words])
     assert len(windows) > 10
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
-    for left, right in zip(windows, windows[1:]):
+    for left, right in pairwise(windows):
         assert left.input_ids[0] == cls and left.input_ids[-1] == sep
         shared = {w for w in left.word_ids if w is not None} & {w for w in right.word_ids if w is not None}
         assert 0 < sum(1 for w in right.word_ids if w in shared) <= 8
@@ -88,7 +89,7 @@ def test_plan_windows_covers_every_word() -> None:
     counts = [1, 3, 2, 0, 5, 1, 1, 40, 2, 2, 1, 3]
     plans = plan_windows(counts, body=8, stride=3)
     covered = set()
-    for (a, b), (c, _) in zip(plans, plans[1:]):
+    for (a, b), (c, _) in pairwise(plans):
         assert a < c <= b  # progress, and no gap
     for a, b in plans:
         assert b - a == 1 or sum(counts[a:b]) <= 8
@@ -211,6 +212,8 @@ def test_merge_takes_each_word_from_its_most_central_window() -> None:
     # word 3: A 0 from its cut end, B 1 from its cut start -> B.
     assert merged[:6].argmax(axis=1).tolist() == [0, 0, 0, 1, 1, 1]
     assert np.isnan(merged[6]).all()  # a word no window shows
+    with pytest.raises(ValueError, match="zip"):  # a runtime that answers for fewer windows fails loudly
+        merge_windows(7, [a, b], [pa])
 
 
 def test_words_are_syllables_numbers_and_symbols() -> None:

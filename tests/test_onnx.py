@@ -107,7 +107,7 @@ def test_export_writes_a_model_directory_for_onnxruntime(trained: Path, fp32: Pa
 
 def test_fp32_export_predicts_what_pytorch_predicts(fp32: Path, pytorch_results: list[list[dict]]) -> None:
     got = predict(TEXTS, fp32)
-    for text, expected, found in zip(TEXTS, pytorch_results, got):
+    for text, expected, found in zip(TEXTS, pytorch_results, got, strict=True):
         check_entities(text, found)
         assert [(e["start"], e["end"], e["label"]) for e in found] == \
             [(e["start"], e["end"], e["label"]) for e in expected]
@@ -124,9 +124,9 @@ def test_int8_export_is_valid_and_mostly_agrees(int8: Path, fp32: Path, pytorch_
     # 2 layers x (attention input, attention output, FFN in, FFN out) + the classifier
     assert calibration["smoothed_nodes"] == 9 and calibration["word_tag_agreement"] >= INT8_AGREEMENT_FLOOR
     got = predict(TEXTS, int8)
-    for text, found in zip(TEXTS, got):
+    for text, found in zip(TEXTS, got, strict=True):
         check_entities(text, found)
-    pairs = [(_spans(expected), _spans(found)) for expected, found in zip(pytorch_results, got)]
+    pairs = [(_spans(expected), _spans(found)) for expected, found in zip(pytorch_results, got, strict=True)]
     assert score(load_schema().names, pairs).micro()["f1"] >= INT8_AGREEMENT_FLOOR
 
 

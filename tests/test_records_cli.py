@@ -65,7 +65,7 @@ def test_vner_records_tables_read_back_with_pandas(vner: str, tmp_path: Path) ->
         assert text[int(row.period_start):int(row.period_end)] == "quý I-2023"
         by_doc = {doc.id: doc.text for doc in SEEDS}
         assert all(by_doc[d][int(s):int(e)] == t for d, s, e, t in zip(values.doc_id, values.start, values.end,
-                                                                          values.text))
+                                                                          values.text, strict=True))
 
 
 def test_vner_records_refuses_bad_out_and_names_a_broken_store(vner: str, tmp_path: Path) -> None:

@@ -28,7 +28,8 @@ def test_end_to_end_and_gold_entity_scores() -> None:
     assert set(table) == {"HOLDS", "PERIOD", "micro", "gold_entities"}
     assert table["gold_entities"]["micro"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 43}
     by_hand = score_relations(
-        ["HOLDS", "PERIOD"], [(d.relations, rule_relations(d.text, p, model.schema)) for d, p in zip(SEEDS, predicted)]
+        ["HOLDS", "PERIOD"],
+        [(d.relations, rule_relations(d.text, p, model.schema)) for d, p in zip(SEEDS, predicted, strict=True)],
     )
     assert {k: v for k, v in table.items() if k != "gold_entities"} == by_hand.to_dict()
     assert table["micro"]["f1"] < 1.0  # the rules engine misses entities (no TARGET at all)

@@ -68,7 +68,7 @@ def test_queue_orders_the_annotators_work_by_uncertainty(studio: Studio, seed_mo
         texts = dict(admin.iter_tasks(project_id))
         scores = _scores(admin, project_id, model.version)
         assert sorted(scores) == sorted(texts) and all(len(s) == 1 for s in scores.values())
-        expected = dict(zip(texts, uncertainty(model, [data["text"] for data in texts.values()])))
+        expected = dict(zip(texts, uncertainty(model, [data["text"] for data in texts.values()]), strict=True))
         for task_id, [value] in scores.items():
             assert value == pytest.approx(expected[task_id], abs=1e-5)
         views = admin.request("GET", "api/dm/views", params={"project": project_id})

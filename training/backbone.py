@@ -24,6 +24,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -186,7 +187,7 @@ def _read_e5(source: Path) -> _E5File:
     magic, file_version = reader.take("4sI")
     if magic != _MAGIC or file_version != _VERSION:
         raise reader.fail(f"magic {magic!r} version {file_version}")
-    dims = dict(zip(_DIMENSIONS, reader.take("7i")))
+    dims = dict(zip(_DIMENSIONS, reader.take("7i"), strict=True))
     (eps,) = reader.take("f")
     (block,) = reader.take("i")
     hidden, heads, ffn = dims["hidden"], dims["heads"], dims["ffn"]
@@ -200,10 +201,10 @@ def _read_e5(source: Path) -> _E5File:
     offsets = reader.array("<u4", n_pieces + 1).tolist()
     scores = reader.array("<f4", n_pieces).tolist()
     blob = reader.raw(blob_size)
-    if offsets[0] != 0 or offsets[-1] != blob_size or any(a > b for a, b in zip(offsets, offsets[1:])):
+    if offsets[0] != 0 or offsets[-1] != blob_size or any(a > b for a, b in pairwise(offsets)):
         raise reader.fail("inconsistent piece offsets")
     try:
-        pieces = [(blob[a:b].decode("utf-8"), score) for a, b, score in zip(offsets[:-1], offsets[1:], scores)]
+        pieces = [(blob[a:b].decode("utf-8"), score) for (a, b), score in zip(pairwise(offsets), scores, strict=True)]
     except UnicodeDecodeError:
         raise reader.fail("a vocabulary piece is not UTF-8") from None
     stored = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}

@@ -25,7 +25,7 @@ def evaluate(model: NerModel | str, docs: Sequence[Document]) -> tuple[Scores, l
     """Strict and partial scores of ``model`` on ``docs``, and the predictions."""
     loaded = load_model(model)
     predicted = predict_documents(loaded, docs)
-    return score(loaded.schema.names, zip((d.spans for d in docs), predicted)), predicted
+    return score(loaded.schema.names, zip((d.spans for d in docs), predicted, strict=True)), predicted
 
 
 def scores_table(scores: Scores, title: str = "") -> Table:
@@ -67,7 +67,7 @@ def evaluate_relations(
 ) -> RelationResults | None:
     """Relation scores of the documents with a ``relations`` key (None when there is none)."""
     schema = with_default_relations(schema)
-    chosen = [(doc, spans) for doc, spans in zip(docs, predicted) if doc.relations is not None]
+    chosen = [(doc, spans) for doc, spans in zip(docs, predicted, strict=True) if doc.relations is not None]
     if not chosen or not schema.relations:
         return None
     end_to_end = [rule_relations(doc.text, spans, schema) for doc, spans in chosen]
@@ -75,8 +75,8 @@ def evaluate_relations(
     gold = [doc.relations or [] for doc, _ in chosen]
     return RelationResults(
         docs=[doc for doc, _ in chosen],
-        end_to_end=score_relations(schema.relation_names, zip(gold, end_to_end)),
-        gold_entities=score_relations(schema.relation_names, zip(gold, from_gold)),
+        end_to_end=score_relations(schema.relation_names, zip(gold, end_to_end, strict=True)),
+        gold_entities=score_relations(schema.relation_names, zip(gold, from_gold, strict=True)),
         predicted=end_to_end,
     )
 

@@ -106,7 +106,7 @@ class PairClassifier:
 
 
 def _pairs(docs: Sequence[Document], entities: Sequence[Sequence[Span]], schema: LabelSchema):
-    for doc, spans in zip(docs, entities):
+    for doc, spans in zip(docs, entities, strict=True):
         spans = sorted(spans)
         for head, tail, kind in _candidates(doc.text, spans, schema):
             yield doc, head, tail, kind, _features(doc.text, spans, head, tail, kind)
@@ -128,7 +128,7 @@ def learned_relations(model: PairClassifier, doc: Document, spans: Sequence[Span
         return []
     scores = model.predict_proba([f for *_, f in found])
     best: dict[tuple, tuple[float, Relation]] = {}
-    for (_, head, tail, kind, _), p in zip(found, scores):
+    for (_, head, tail, kind, _), p in zip(found, scores, strict=True):
         if p <= 0.5:
             continue
         key = (kind, (tail.start, tail.end)) if kind == "HOLDS" else (kind, (head.start, head.end))
@@ -160,10 +160,10 @@ def main() -> None:
             predicted = [
                 rule_relations(d.text, spans, schema) if method == "rules"
                 else learned_relations(classifier, d, spans, schema)
-                for d, spans in zip(dev_docs, entities)
+                for d, spans in zip(dev_docs, entities, strict=True)
             ]
             gold = [d.relations or [] for d in dev_docs]
-            table = score_relations(schema.relation_names, zip(gold, predicted)).to_dict()
+            table = score_relations(schema.relation_names, zip(gold, predicted, strict=True)).to_dict()
             rows.append({"entities": name, "method": method} | {k: round(v["f1"], 3) for k, v in table.items()})
             print(f"{name:18} {method:8} " + "  ".join(f"{k} F1 {v['f1']:.3f} (P {v['precision']:.3f} "
                                                      f"R {v['recall']:.3f})" for k, v in table.items()))
