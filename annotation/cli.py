@@ -285,10 +285,11 @@ def studio_push(
     typer.echo(f"added {len(report.added)} tasks to project {project_id} in {report.batches} batches; "
                f"{len(report.present) + len(report.same_text)} already there (skipped)")
     if report.model_version:
-        typer.echo(f"predictions: {report.predictions} tasks pre-annotated by {report.model_version} "
+        typer.echo(f"predictions: {report.predictions} tasks pre-annotated by {report.model_version}, "
+                   f"{report.relations} relations among their spans "
                    "(the project's model version now: its drafts show in the labeling view)")
-    _echo_skipped(report, report.refused_predictions, "predicted spans break the span rules and were left out "
-                  "of the drafts", "texts normalized to NFC before import")
+    _echo_skipped(report, report.refused_predictions, "predicted spans or relations break the annotation rules "
+                  "and were left out of the drafts", "texts normalized to NFC before import")
 
 
 def studio_pull(
@@ -297,16 +298,20 @@ def studio_pull(
     allow_empty: bool = typer.Option(
         False, "--allow-empty", help="Use empty annotations (documents without entities) instead of reporting them."
     ),
-    strict: bool = typer.Option(False, "--strict", help="Exit with code 2 when any span is invalid."),
+    strict: bool = typer.Option(False, "--strict", help="Exit with code 2 when any span or relation is invalid."),
+    relations_annotated: bool = typer.Option(
+        False, "--relations-annotated", help='Every annotation was made with relations in mind: a document without '
+        'arrows is written with "relations": [] (default: no "relations" key, i.e. not annotated for relations).'
+    ),
     take_latest: bool = typer.Option(
         False, "--take-latest", help="Write disputed tasks (annotators disagree, no ground truth) with the latest "
         "annotation instead of leaving them out."
     ),
     port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
 ) -> None:
-    """Export the annotations as gold documents; every problem is reported, valid spans are written."""
+    """Export the annotations as gold documents; every problem is reported, valid spans and relations are written."""
     from annotation.client import DEFAULT_PROJECT_TITLE, StudioClientError
-    from annotation.export import INVALID_SPAN, convert_export, render_report, write_gold
+    from annotation.export import INVALID_RELATION, INVALID_SPAN, convert_export, render_report, write_gold
     from corpus.console import console
 
     schema = _schema()
@@ -318,16 +323,18 @@ def studio_pull(
         _fail(str(exc))
     finally:
         client.close()
-    report = convert_export(tasks, schema, allow_empty=allow_empty, take_latest=take_latest)
+    report = convert_export(tasks, schema, allow_empty=allow_empty, take_latest=take_latest,
+                            relations_annotated=relations_annotated)
     write_gold(out, report.documents)
     render_report(report, schema, console, out)
-    typer.echo(f"wrote {len(report.documents)} documents, {report.span_count} spans to {out}")
-    if strict and report.of(INVALID_SPAN):
+    relations = sum(report.relation_counts.values())
+    typer.echo(f"wrote {len(report.documents)} documents, {report.span_count} spans, {relations} relations to {out}")
+    if strict and (report.of(INVALID_SPAN) or report.of(INVALID_RELATION)):
         raise typer.Exit(2)
 
 
 def studio_import_gold(
-    gold: Path = typer.Argument(..., help="Gold JSON Lines file (id, title, date, source, text, spans)."),
+    gold: Path = typer.Argument(..., help="Gold JSON Lines file (id, title, date, source, text, spans[, relations])."),
     project: str = typer.Option(None, "--project", help=f"{PROJECT_HELP} (default: the vner project)"),
     batch_size: int = typer.Option(100, "--batch-size", min=1, help="Tasks per import request."),
     port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
@@ -353,7 +360,10 @@ def studio_import_gold(
     typer.echo(f"{len(docs)} gold documents from {origin} -> project {project_id}")
     typer.echo(f"new tasks with the gold annotation: {len(report.created)}; gold annotation added to existing "
                f"tasks: {len(report.annotated)}; already there: {len(report.unchanged)}")
-    _echo_skipped(report, report.refused_spans, "gold spans break the span rules and were not imported",
+    if report.relations:
+        typer.echo(f"relations imported with the gold annotations: {report.relations}")
+    _echo_skipped(report, report.refused_spans, "gold spans (or relations linking them) break the annotation rules "
+                  "and were not imported",
                   "texts normalized to NFC (spans moved)")
 
 

@@ -36,15 +36,19 @@ from annotation.labeling_config import labeling_config
 from annotation.settings import StudioSettings
 from annotation.tasks import (
     DOC_ID_KEY,
+    checked_relations,
+    is_relation_item,
     nfc,
     prediction_payload,
     prepare_document,
+    result_relations,
     result_spans,
     spans_to_result,
     task_payload,
 )
-from corpus.document import Document, Span
-from corpus.schema import LabelSchema
+from corpus.document import Document, Relation, Span
+from corpus.relations import RelationProblem
+from corpus.schema import LabelSchema, with_default_relations
 from corpus.spans import SpanProblem, validate_spans
 from models.base import NerModel
 
@@ -343,13 +347,25 @@ def project_settings(schema: LabelSchema) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- push
 
 
-Predictor = Callable[[list[str]], list[list[dict[str, Any]]]]
+# Per text: its entities (``predict`` dicts), or ``{"entities": [...], "relations": [...]}`` as
+# ``predict(records=True)`` answers, relations in the gold format.
+Predictor = Callable[[list[str]], list[Any]]
 
 
 def model_predictor(model: NerModel) -> Predictor:
+    """The model's entities of each text, with its HOLDS/PERIOD relations when its schema has relation types."""
     from models import predict
 
-    return lambda texts: predict(list(texts), model)
+    if not with_default_relations(model.schema).relations:
+        return lambda texts: predict(list(texts), model)
+    return lambda texts: predict(list(texts), model, records=True)
+
+
+def _entities_and_relations(found: Any) -> tuple[list[dict[str, Any]], list[Relation]]:
+    """A predictor's answer for one text as entities and relations (see :data:`Predictor`)."""
+    if isinstance(found, dict):
+        return list(found.get("entities") or []), [Relation.from_dict(r) for r in found.get("relations") or []]
+    return list(found), []
 
 
 @dataclass
@@ -363,7 +379,8 @@ class PushReport:
     normalized: list[str] = field(default_factory=list)  # text was not NFC (imported NFC)
     task_ids: list[int] = field(default_factory=list)
     predictions: int = 0  # tasks imported with a prediction (models that find nothing leave none)
-    refused_predictions: list[tuple[str, SpanProblem]] = field(default_factory=list)
+    relations: int = 0  # predicted relations imported in the drafts
+    refused_predictions: list[tuple[str, SpanProblem | RelationProblem]] = field(default_factory=list)
     model_version: str | None = None
     batches: int = 0
 
@@ -431,12 +448,14 @@ def push_documents(
         predictions: list[list[dict[str, Any]]] = [[] for _ in batch]
         if predictor is not None:
             found = predictor([doc.text for doc in batch])
-            for i, (doc, entities) in enumerate(zip(batch, found, strict=True)):
-                payload, refused = prediction_payload(doc.text, entities, model_version or "", schema)
+            for i, (doc, answer) in enumerate(zip(batch, found, strict=True)):
+                entities, relations = _entities_and_relations(answer)
+                payload, refused = prediction_payload(doc.text, entities, model_version or "", schema, relations)
                 report.refused_predictions += [(doc.id, problem) for problem in refused]
                 if payload["result"]:  # nothing found: no empty draft
                     predictions[i] = [payload]
                     report.predictions += 1
+                    report.relations += sum(1 for item in payload["result"] if is_relation_item(item))
         items = [task_payload(doc, predictions=preds) for doc, preds in zip(batch, predictions, strict=True)]
         report.task_ids += client.import_tasks(project_id, items)
         report.added += [doc.id for doc in batch]
@@ -461,7 +480,8 @@ class GoldImportReport:
     conflicts: list[str] = field(default_factory=list)  # same doc_id, another text: skipped
     empty: list[str] = field(default_factory=list)
     normalized: list[str] = field(default_factory=list)
-    refused_spans: list[tuple[str, SpanProblem]] = field(default_factory=list)
+    refused_spans: list[tuple[str, SpanProblem | RelationProblem]] = field(default_factory=list)
+    relations: int = 0  # gold relations imported
     task_ids: list[int] = field(default_factory=list)
 
 
@@ -477,12 +497,13 @@ def import_gold(
     """Load gold documents as ground-truth annotations on the task holding the document (found by
     doc_id, else by text: a pushed article keeps its task), or on a new task.
 
-    Idempotent: a task that already has a (non-cancelled) annotation with exactly the gold spans is left alone.
-    Invalid gold spans are not imported and are reported.
+    Idempotent: a task that already has a (non-cancelled) annotation with exactly the gold spans
+    (and relations, when the gold document has them) is left alone. Invalid gold spans are not
+    imported and are reported, and so are the relations that lose an end with them.
     """
     report = GoldImportReport()
     index = client.task_index(project_id)
-    new: list[tuple[Document, list[Span]]] = []
+    new: list[tuple[Document, list[Span], list[Relation]]] = []
     seen: set[str] = set()
     seen_texts: set[str] = set()
     for original in docs:
@@ -496,13 +517,15 @@ def import_gold(
         seen_texts.add(doc.text)
         spans, refused = validate_spans(doc.text, doc.spans, schema)
         report.refused_spans += [(doc.id, problem) for problem in refused]
+        relations, lost = checked_relations(spans, doc.relations or [], schema)
+        report.refused_spans += [(doc.id, problem) for problem in lost]
         if changed:
             report.normalized.append(doc.id)
         task_doc_id = doc.id if doc.id in index.by_doc_id else index.by_text.get(doc.text)
         if not doc.text.strip():
             report.empty.append(doc.id)
         elif task_doc_id is None:
-            new.append((doc, spans))
+            new.append((doc, spans, relations))
             continue
         elif index.texts.get(task_doc_id) != doc.text:
             report.conflicts.append(doc.id)
@@ -511,18 +534,24 @@ def import_gold(
                 report.same_text.append((doc.id, task_doc_id))
             task_id = index.by_doc_id[task_doc_id]
             wanted = {(s.start, s.end, s.label) for s in spans}
+            links = {(r.head, r.tail, r.type) for r in relations}
             existing = [a for a in client.annotations(task_id) if not a.get("was_cancelled")]
-            if any(result_spans(a.get("result")) == wanted for a in existing):
+            if any(result_spans(a.get("result")) == wanted
+                   and (doc.relations is None or result_relations(a.get("result")) == links) for a in existing):
                 report.unchanged.append(doc.id)
             else:
-                client.create_annotation(task_id, spans_to_result(doc.text, spans), ground_truth=True)
+                result = spans_to_result(doc.text, spans, relations=relations)
+                client.create_annotation(task_id, result, ground_truth=True)
                 report.annotated.append(doc.id)
+                report.relations += len(relations)
         if on_doc:
             on_doc(1)
     for batch in _batches(new, batch_size):
-        items = [task_payload(doc, annotation=spans, ground_truth=True) for doc, spans in batch]
+        items = [task_payload(doc, annotation=spans, relations=relations, ground_truth=True)
+                 for doc, spans, relations in batch]
         report.task_ids += client.import_tasks(project_id, items)
-        report.created += [doc.id for doc, _ in batch]
+        report.created += [doc.id for doc, _, _ in batch]
+        report.relations += sum(len(relations) for _, _, relations in batch)
         if on_doc:
             on_doc(len(batch))
     return report

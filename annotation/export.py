@@ -23,6 +23,16 @@ one label, its offsets must lie inside the text, ``text[start:end]`` must equal 
 ``value.text``, the label must be in the schema, and spans may not overlap or start/end with space
 or punctuation (``corpus.spans.validate_spans``). A failing span is reported with the document,
 offsets and reason; the valid spans of that annotation are still written.
+
+Every arrow (relation item) of the chosen annotation is checked likewise: it has one relation type
+and one direction, both its regions are in the annotation and were written as spans, the schema
+allows the type between their labels (an arrow drawn the wrong way is named as such), and it
+repeats no other arrow (``corpus.relations.validate_relations``). A failing arrow is reported
+with the document and the offsets of its ends; the valid ones are written as ``"relations"``.
+A document gets the ``"relations"`` key when its annotation has at least one arrow, as the gold
+format has no key for documents not annotated for relations and an annotation without arrows
+does not say whether its author linked anything; ``relations_annotated`` declares that every
+annotation was made with relations in mind, so that one without arrows is written ``[]``.
 """
 
 from __future__ import annotations
@@ -34,15 +44,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from annotation.tasks import DOC_ID_KEY, TEXT_KEY, document_from_task, read_region, result_spans
-from corpus.document import Document, Span
-from corpus.schema import LabelSchema
+from annotation.tasks import (
+    DOC_ID_KEY,
+    TEXT_KEY,
+    checked_relations,
+    document_from_task,
+    is_relation_item,
+    read_link,
+    read_region,
+    result_spans,
+)
+from corpus.document import Document, Relation, Span
+from corpus.relations import RelationProblem
+from corpus.schema import LabelSchema, with_default_relations
 from corpus.spans import validate_spans
 from corpus.store import content_id
 from corpus.text import normalize
 
 # Kinds of reported items, in the order the summary lists them.
 INVALID_SPAN = "invalid span"
+INVALID_RELATION = "invalid relation"
 CANCELLED = "cancelled annotation"
 EMPTY = "empty annotation"
 NOT_USED = "annotation not used"
@@ -50,9 +71,10 @@ NOT_WRITTEN = "task not written"
 DISPUTED = "disputed task"
 DUPLICATE = "duplicate document"
 NOTE = "note"
-KINDS = (INVALID_SPAN, CANCELLED, EMPTY, NOT_USED, NOT_WRITTEN, DISPUTED, DUPLICATE, NOTE)
+KINDS = (INVALID_SPAN, INVALID_RELATION, CANCELLED, EMPTY, NOT_USED, NOT_WRITTEN, DISPUTED, DUPLICATE, NOTE)
 _SUMMARY = {
     INVALID_SPAN: "invalid spans (reported, not written)",
+    INVALID_RELATION: "invalid relations (reported, not written)",
     CANCELLED: "cancelled annotations (not used)",
     EMPTY: "empty annotations (not used)",
     NOT_USED: "further annotations (not used)",
@@ -71,6 +93,7 @@ class Issue:
     reason: str
     annotation_id: int | None = None
     span: Span | None = None
+    relation: Relation | None = None
 
     @property
     def where(self) -> str:
@@ -79,6 +102,9 @@ class Issue:
             parts.append(f"annotation {self.annotation_id}")
         if self.span is not None:
             parts.append(f"[{self.span.start}:{self.span.end}] {self.span.label}")
+        if self.relation is not None:
+            r = self.relation
+            parts.append(f"{r.type} [{r.head[0]}:{r.head[1]}] -> [{r.tail[0]}:{r.tail[1]}]")
         return ", ".join(parts)
 
     def __str__(self) -> str:
@@ -92,6 +118,7 @@ class PullReport:
     tasks: int = 0
     unannotated: int = 0  # tasks without any annotation (not written)
     predictions_only: int = 0  # of those, tasks that have predictions (drafts nobody submitted)
+    without_relations: int = 0  # documents written without a "relations" key (no arrow, not declared annotated)
 
     def of(self, kind: str) -> list[Issue]:
         return [issue for issue in self.issues if issue.kind == kind]
@@ -103,6 +130,10 @@ class PullReport:
     @property
     def span_count(self) -> int:
         return sum(len(doc.spans) for doc in self.documents)
+
+    @property
+    def relation_counts(self) -> Counter:
+        return Counter(relation.type for doc in self.documents for relation in doc.relations or [])
 
 
 def annotation_time(annotation: dict[str, Any]) -> tuple[datetime, int]:
@@ -188,6 +219,8 @@ def annotation_spans(
         issues.append(Issue(INVALID_SPAN, doc_id, task_id, reason, annotation_id, span))
 
     for item in result:
+        if is_relation_item(item):
+            continue  # an arrow: see annotation_relations
         region = read_region(item)
         if region.problem or region.span is None:
             refuse(region.span, region.problem or "not a span")
@@ -210,8 +243,63 @@ def annotation_spans(
     return valid, issues
 
 
+def _wrong_way(problem: RelationProblem, spans: dict[tuple[int, int], Span], schema: LabelSchema) -> str:
+    """The reason of ``problem``, naming an arrow whose reverse the schema would allow as drawn the wrong way."""
+    relation = problem.relation
+    kind, head, tail = schema.relation(relation.type), spans.get(relation.head), spans.get(relation.tail)
+    if kind and head and tail and not kind.allows(head.label, tail.label) and kind.allows(tail.label, head.label):
+        return (f"{problem.reason}: the arrow points the wrong way "
+                f"(draw it from the {tail.label} to the {head.label}, or flip its direction)")
+    return problem.reason
+
+
+def annotation_relations(
+    result: list[Any], spans: list[Span], schema: LabelSchema, doc_id: str, task_id: int | None,
+    annotation_id: int | None, *, annotated: bool = False,
+) -> tuple[list[Relation] | None, list[Issue]]:
+    """The valid relations among the written ``spans`` of one annotation's ``result``, and an issue
+    for each arrow not written. Without any arrow: ``[]`` if ``annotated``, else None (not annotated)."""
+    items = [item for item in result if is_relation_item(item)]
+    if not items:
+        return ([] if annotated else None), []
+    schema = with_default_relations(schema)
+    issues: list[Issue] = []
+    regions = {item["id"]: read_region(item) for item in result
+               if isinstance(item, dict) and not is_relation_item(item) and isinstance(item.get("id"), str)}
+    written = {(s.start, s.end): s for s in spans}
+
+    def end(region_id: str | None, which: str) -> tuple[tuple[int, int] | None, str | None]:
+        region = regions.get(region_id or "")
+        if region is None:
+            return None, f"its {which} region {region_id!r} is not in the annotation"
+        if region.span is None or (region.span.start, region.span.end) not in written:
+            where = f"[{region.span.start}:{region.span.end}] {region.span.label}" if region.span else repr(region_id)
+            return None, f"its {which} {where} is not written (invalid span)"
+        return (region.span.start, region.span.end), None
+
+    candidates: list[Relation] = []
+    for item in items:
+        link = read_link(item)
+        head, head_problem = end(link.head_id, "head")
+        tail, tail_problem = end(link.tail_id, "tail")
+        relation = Relation(head, tail, link.type or "untyped") if head and tail else None
+        reason = link.problem or head_problem or tail_problem
+        if reason:
+            known = [f"{which} [{at[0]}:{at[1]}]" for which, at in (("head", head), ("tail", tail)) if at]
+            detail = f" ({', '.join(known)})" if known and relation is None else ""
+            issues.append(Issue(INVALID_RELATION, doc_id, task_id, f"{link.describe()}{detail}: {reason}",
+                                annotation_id, relation=relation))
+        elif relation is not None:
+            candidates.append(relation)
+    valid, problems = checked_relations(spans, candidates, schema)
+    issues += [Issue(INVALID_RELATION, doc_id, task_id, _wrong_way(p, written, schema), annotation_id,
+                     relation=p.relation) for p in problems]
+    return valid, issues
+
+
 def convert_task(
-    task: dict[str, Any], schema: LabelSchema, *, allow_empty: bool = False, take_latest: bool = False
+    task: dict[str, Any], schema: LabelSchema, *, allow_empty: bool = False, take_latest: bool = False,
+    relations_annotated: bool = False,
 ) -> tuple[Document | None, list[Issue], bool]:
     """A gold document from one exported task (None when nothing is to be written), its issues,
     and whether the task had no annotation at all."""
@@ -235,15 +323,25 @@ def convert_task(
     result = chosen.get("result") or []
     spans, span_issues = annotation_spans(raw_text, result, schema, doc_id, task_id, chosen.get("id"))
     issues += span_issues
+    relations, relation_issues = annotation_relations(result, spans, schema, doc_id, task_id, chosen.get("id"),
+                                                      annotated=relations_annotated)
+    issues += relation_issues
     if text != raw_text:  # text imported by other means than `vner studio push`: move the spans onto NFC
         issues.append(Issue(NOTE, doc_id, task_id, "task text is not NFC: written NFC, spans moved onto it"))
         moved = [Span(*offsets.to_normalized(s.start, s.end), s.label) for s in spans]
         spans, problems = validate_spans(text, moved, schema)
         issues += [Issue(INVALID_SPAN, doc_id, task_id, f"after NFC: {p.reason}", chosen.get("id"), p.span)
                    for p in problems]
+        if relations is not None:
+            shifted = [Relation(offsets.to_normalized(*r.head), offsets.to_normalized(*r.tail), r.type)
+                       for r in relations]
+            relations, lost = checked_relations(spans, shifted, schema)
+            issues += [Issue(INVALID_RELATION, doc_id, task_id, f"after NFC: {p.reason}", chosen.get("id"),
+                             relation=p.relation) for p in lost]
     doc = document_from_task(data, doc_id)
     doc.text = text
     doc.spans = spans
+    doc.relations = relations
     return doc, issues, False
 
 
@@ -271,14 +369,16 @@ def merge_same_text(tasks: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
 
 
 def convert_export(
-    tasks: list[dict[str, Any]], schema: LabelSchema, *, allow_empty: bool = False, take_latest: bool = False
+    tasks: list[dict[str, Any]], schema: LabelSchema, *, allow_empty: bool = False, take_latest: bool = False,
+    relations_annotated: bool = False,
 ) -> PullReport:
     """Gold documents of an export (in task order) and the report of everything not written as is."""
     report = PullReport(tasks=len(tasks))
     merged, report.issues = merge_same_text(tasks)
     seen: dict[str, int | None] = {}
     for task in merged:
-        doc, issues, unannotated = convert_task(task, schema, allow_empty=allow_empty, take_latest=take_latest)
+        doc, issues, unannotated = convert_task(task, schema, allow_empty=allow_empty, take_latest=take_latest,
+                                                relations_annotated=relations_annotated)
         report.issues += issues
         if unannotated:
             report.unannotated += 1
@@ -292,12 +392,18 @@ def convert_export(
             continue
         seen[doc.id] = task.get("id")
         report.documents.append(doc)
+        report.without_relations += doc.relations is None
     return report
+
+
+def _gold_order(relation: Relation) -> tuple[str, tuple[int, int], tuple[int, int]]:
+    """Relations as the gold files list them: by type, then head, then tail."""
+    return relation.type, relation.head, relation.tail
 
 
 def gold_record(doc: Document) -> dict[str, Any]:
     """A document in the gold format of the annotation spec, keys in the spec's order."""
-    return {
+    record: dict[str, Any] = {
         "id": doc.id,
         "title": doc.title,
         "date": doc.date,
@@ -305,6 +411,9 @@ def gold_record(doc: Document) -> dict[str, Any]:
         "text": doc.text,
         "spans": [{"start": s.start, "end": s.end, "label": s.label} for s in sorted(doc.spans)],
     }
+    if doc.relations is not None:
+        record["relations"] = [r.to_dict() for r in sorted(doc.relations, key=_gold_order)]
+    return record
 
 
 def write_gold(path: str | Path, docs: list[Document]) -> int:
@@ -327,6 +436,15 @@ def render_report(report: PullReport, schema: LabelSchema, console, out: str | P
     for name in schema.names:
         summary.add_row(name, str(counts.get(name, 0)))
     console.print(summary)
+    relation_names = with_default_relations(schema).relation_names
+    if relation_names:
+        links = report.relation_counts
+        relations = Table(show_footer=True)
+        relations.add_column("relation", footer="all")
+        relations.add_column("links", justify="right", footer=str(sum(links.values())))
+        for name in relation_names:
+            relations.add_row(name, str(links.get(name, 0)))
+        console.print(relations)
 
     tasks = Table(show_header=False, box=None)
     tasks.add_column()
@@ -336,6 +454,9 @@ def render_report(report: PullReport, schema: LabelSchema, console, out: str | P
     tasks.add_row("tasks without annotations (not written)", str(report.unannotated))
     if report.predictions_only:
         tasks.add_row("  of which with predictions only (drafts, never submitted)", str(report.predictions_only))
+    if relation_names and report.without_relations:
+        tasks.add_row('documents without arrows (no "relations" key; --relations-annotated writes [])',
+                      str(report.without_relations))
     for kind in KINDS:
         found = report.of(kind)
         if found:

@@ -2,7 +2,9 @@
 
 Annotators mark flat spans over the task's ``text`` field; the result's ``value.start``/``end``
 are what our converters read back as offsets (see ``annotation-spec.md``: code-point offsets into
-the NFC text, ``end`` exclusive).
+the NFC text, ``end`` exclusive). When the schema has relation types, a ``<Relations>`` block
+offers one ``<Relation>`` per type: the annotator draws an arrow from one region to another and
+picks its type; which labels each type may link is checked on pull (``annotation.export``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,13 @@ GRANULARITY = "symbol"
 
 
 def labeling_config(schema: LabelSchema) -> str:
-    """The ``<View>`` XML for span labeling of ``$text`` with one ``<Label>`` per schema label."""
+    """The ``<View>`` XML for span labeling of ``$text`` with one ``<Label>`` per schema label,
+    and one ``<Relation>`` per schema relation type (``choice="single"``: one type per arrow)."""
     view = ET.Element("View")
+    if schema.relations:
+        relations = ET.SubElement(view, "Relations", {"choice": "single"})
+        for relation in schema.relations:
+            ET.SubElement(relations, "Relation", {"value": relation.name})
     labels = ET.SubElement(view, "Labels", {"name": FROM_NAME, "toName": TO_NAME, "showInline": "true"})
     for label in schema.labels:
         attrs = {"value": label.name, "background": label.color}

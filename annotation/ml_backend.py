@@ -38,7 +38,8 @@ organization may edit the project's ML backends and webhooks (Community has no r
 The text is read from the task ``data`` key named by the ``value="$key"`` of the config's
 ``<Text name="text">`` object; spans are made by ``models.predict`` and turned into regions with
 ``annotation.tasks.prediction_payload`` (the conversion `vner studio push --pre-annotate` uses),
-so a pushed draft and a retrieved prediction of the same model are identical.
+so a pushed draft and a retrieved prediction of the same model have the same spans (a pushed
+draft also carries the model's HOLDS/PERIOD arrows; this backend does not send relations yet).
 """
 
 from __future__ import annotations

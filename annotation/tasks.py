@@ -9,7 +9,13 @@ control::
      "value": {"start": 10, "end": 26, "text": "Huyện ủy Hậu Lộc", "labels": ["UNIT"]}}
 
 ``start``/``end`` are code-point offsets into ``data.text`` (``end`` exclusive), which is what the
-browser counts as well for NFC Vietnamese (see ``labeling_config.GRANULARITY``).
+browser counts as well for NFC Vietnamese (see ``labeling_config.GRANULARITY``). A relation is
+an arrow between two regions of the same result, by their ids::
+
+    {"from_id": "vner3", "to_id": "vner4", "type": "relation", "direction": "right", "labels": ["HOLDS"]}
+
+``direction`` "right" points from ``from_id`` (the head) to ``to_id`` (the tail), "left" the other
+way; the annotator can flip an arrow, so both are read back.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from annotation.labeling_config import FROM_NAME, TO_NAME
-from corpus.document import Document, Span
-from corpus.schema import LabelSchema
+from corpus.document import Document, Relation, Span
+from corpus.relations import RelationProblem, validate_relations
+from corpus.schema import LabelSchema, with_default_relations
 from corpus.spans import SpanProblem, validate_spans
 from corpus.text import normalize
 
@@ -28,6 +35,7 @@ TEXT_KEY = TO_NAME  # the task data key the <Text> object reads ($text)
 DOC_ID_KEY = "doc_id"
 META_KEYS = ("title", "date", "source")
 REGION_TYPE = "labels"
+RELATION_TYPE = "relation"
 
 
 def nfc(text: str) -> str:
@@ -36,7 +44,7 @@ def nfc(text: str) -> str:
 
 
 def prepare_document(doc: Document) -> tuple[Document, bool]:
-    """``doc`` with NFC text and its spans moved onto that text; also whether the text changed."""
+    """``doc`` with NFC text and its spans and relations moved onto that text; also whether the text changed."""
     text, offsets = normalize(doc.text, spaces=False)
     if text == doc.text:
         return doc, False
@@ -44,7 +52,13 @@ def prepare_document(doc: Document) -> tuple[Document, bool]:
     for span in doc.spans:
         start, end = offsets.to_normalized(span.start, span.end)
         spans.append(Span(start, end, span.label, span.score))
-    return replace(doc, text=text, spans=spans), True
+    relations = None
+    if doc.relations is not None:
+        relations = [
+            Relation(offsets.to_normalized(*r.head), offsets.to_normalized(*r.tail), r.type, r.score)
+            for r in doc.relations
+        ]
+    return replace(doc, text=text, spans=spans, relations=relations), True
 
 
 def task_data(doc: Document) -> dict[str, Any]:
@@ -66,8 +80,26 @@ def span_region(text: str, span: Span, index: int, *, with_score: bool = False) 
     return region
 
 
-def spans_to_result(text: str, spans: Iterable[Span], *, with_score: bool = False) -> list[dict[str, Any]]:
-    return [span_region(text, span, i, with_score=with_score) for i, span in enumerate(sorted(spans))]
+def relation_item(from_id: str, to_id: str, kind: str) -> dict[str, Any]:
+    """One arrow of the ``<Relations>`` control, from region ``from_id`` (head) to ``to_id`` (tail)."""
+    return {"from_id": from_id, "to_id": to_id, "type": RELATION_TYPE, "direction": "right", "labels": [kind]}
+
+
+def spans_to_result(
+    text: str, spans: Iterable[Span], *, relations: Iterable[Relation] = (), with_score: bool = False
+) -> list[dict[str, Any]]:
+    """Span regions (ids ``vner0``, ``vner1``, ... in span order), then one arrow per relation.
+
+    Each relation's head and tail must be offsets of ``spans`` (see ``corpus.relations.validate_relations``).
+    """
+    regions = [span_region(text, span, i, with_score=with_score) for i, span in enumerate(sorted(spans))]
+    ids = {(r["value"]["start"], r["value"]["end"]): r["id"] for r in regions}
+    for relation in sorted(relations):
+        if relation.head not in ids or relation.tail not in ids:
+            raise ValueError(f"relation {relation.type} {list(relation.head)} -> {list(relation.tail)}: "
+                             "an end is not one of the spans")
+        regions.append(relation_item(ids[relation.head], ids[relation.tail], relation.type))
+    return regions
 
 
 def entities_to_spans(entities: Iterable[dict[str, Any]]) -> list[Span]:
@@ -83,16 +115,31 @@ def mean_score(spans: Sequence[Span]) -> float | None:
     return float(sum(scores)) / len(scores)  # type: ignore[arg-type]
 
 
+def checked_relations(
+    spans: Sequence[Span], relations: Iterable[Relation], schema: LabelSchema
+) -> tuple[list[Relation], list[RelationProblem]]:
+    """The relations valid among ``spans`` (see ``corpus.relations``) and the problems of the others."""
+    return validate_relations(spans, relations, with_default_relations(schema))
+
+
 def prediction_payload(
-    text: str, entities: Iterable[dict[str, Any]], model_version: str, schema: LabelSchema
-) -> tuple[dict[str, Any], list[SpanProblem]]:
-    """A Label Studio prediction for ``text`` (entities with offsets into that very string).
+    text: str,
+    entities: Iterable[dict[str, Any]],
+    model_version: str,
+    schema: LabelSchema,
+    relations: Iterable[Relation] = (),
+) -> tuple[dict[str, Any], list[SpanProblem | RelationProblem]]:
+    """A Label Studio prediction for ``text``: entities (offsets into that very string) and relations between them.
 
     Spans that break the annotation rules (see ``corpus.spans``) are left out of the draft and
-    returned as problems, so that annotators never start from an impossible span.
+    returned as problems, so that annotators never start from an impossible span; so are
+    relations the schema does not allow or whose end was left out.
     """
-    spans, refused = validate_spans(text, entities_to_spans(entities), schema)
-    payload: dict[str, Any] = {"model_version": model_version, "result": spans_to_result(text, spans, with_score=True)}
+    spans, refused_spans = validate_spans(text, entities_to_spans(entities), schema)
+    links, refused_links = checked_relations(spans, relations, schema)
+    refused: list[SpanProblem | RelationProblem] = [*refused_spans, *refused_links]
+    result = spans_to_result(text, spans, relations=links, with_score=True)
+    payload: dict[str, Any] = {"model_version": model_version, "result": result}
     score = mean_score(spans)
     if score is not None:
         payload["score"] = score
@@ -104,14 +151,17 @@ def task_payload(
     *,
     predictions: Sequence[dict[str, Any]] = (),
     annotation: Sequence[Span] | None = None,
+    relations: Sequence[Relation] = (),
     ground_truth: bool = True,
 ) -> dict[str, Any]:
-    """An import item: task data, optional predictions and optional annotation made of ``annotation`` spans."""
+    """An import item: task data, optional predictions and optional annotation made of ``annotation``
+    spans and ``relations`` between them."""
     payload: dict[str, Any] = {"data": task_data(doc)}
     if predictions:
         payload["predictions"] = list(predictions)
     if annotation is not None:
-        payload["annotations"] = [{"result": spans_to_result(doc.text, annotation), "ground_truth": ground_truth}]
+        result = spans_to_result(doc.text, annotation, relations=relations)
+        payload["annotations"] = [{"result": result, "ground_truth": ground_truth}]
     return payload
 
 
@@ -171,3 +221,66 @@ def document_from_task(data: dict[str, Any], doc_id: str) -> Document:
         date=str(date) if date not in (None, "") else None,
         source=str(data.get("source") or ""),
     )
+
+
+@dataclass(frozen=True)
+class Link:
+    """One relation item read back: the region ids of its head and tail and its type, or why it is not usable."""
+
+    head_id: str | None
+    tail_id: str | None
+    type: str | None
+    problem: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.type or 'untyped'} arrow from region {self.head_id!r} to region {self.tail_id!r}"
+
+
+def is_relation_item(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("type") == RELATION_TYPE
+
+
+def read_link(item: dict[str, Any]) -> Link:
+    """Parse one relation item (see :func:`is_relation_item`); head and tail follow the arrow's direction."""
+    direction, labels = item.get("direction"), item.get("labels")
+    from_id = item["from_id"] if isinstance(item.get("from_id"), str) else None
+    to_id = item["to_id"] if isinstance(item.get("to_id"), str) else None
+    head, tail = (to_id, from_id) if direction == "left" else (from_id, to_id)
+    kind = str(labels[0]) if isinstance(labels, list) and len(labels) == 1 else None
+    if from_id is None or to_id is None:
+        problem = f"arrow without both region ids (from_id={item.get('from_id')!r}, to_id={item.get('to_id')!r})"
+    elif not isinstance(labels, list) or not labels:
+        problem = "arrow without a relation type (choose one of the types for it)"
+    elif len(labels) > 1:
+        problem = f"several relation types on one arrow: {labels}"
+    elif direction == "bi":
+        problem = "arrow drawn both ways (direction 'bi'): a relation goes one way, from head to tail"
+    elif direction not in ("right", "left"):
+        problem = f"arrow direction {direction!r} is not 'right' or 'left'"
+    else:
+        problem = None
+    return Link(head, tail, kind, problem)
+
+
+def region_spans(result: Any) -> dict[str, Span]:
+    """The well-formed span regions of ``result`` by region id."""
+    found = {}
+    for item in result if isinstance(result, list) else []:
+        region = read_region(item)
+        if region.span is not None and region.problem is None and isinstance(item.get("id"), str):
+            found[item["id"]] = region.span
+    return found
+
+
+def result_relations(result: Any) -> frozenset[tuple[tuple[int, int], tuple[int, int], str]]:
+    """``(head, tail, type)`` of the well-formed arrows of ``result`` between well-formed span regions."""
+    spans = region_spans(result)
+    links = set()
+    for item in result if isinstance(result, list) else []:
+        if not is_relation_item(item):
+            continue
+        link = read_link(item)
+        head, tail = spans.get(link.head_id or ""), spans.get(link.tail_id or "")
+        if link.problem is None and link.type and head is not None and tail is not None:
+            links.add(((head.start, head.end), (tail.start, tail.end), link.type))
+    return frozenset(links)

@@ -17,7 +17,15 @@ import pytest
 from studio_fixtures import Studio, studio_cli, studio_client
 
 from annotation.client import guidelines_html, push_documents
-from annotation.export import CANCELLED, EMPTY, INVALID_SPAN, NOT_USED, NOT_WRITTEN, convert_export
+from annotation.export import (
+    CANCELLED,
+    EMPTY,
+    INVALID_RELATION,
+    INVALID_SPAN,
+    NOT_USED,
+    NOT_WRITTEN,
+    convert_export,
+)
 from annotation.labeling_config import FROM_NAME, TO_NAME, labeling_config
 from annotation.tasks import nfc
 from corpus.document import Document, Span
@@ -133,6 +141,7 @@ def test_push_seeds_with_pre_annotations_then_repush_adds_nothing(
 
     from models import predict
 
+    arrow_count = 0
     for task in tasks:
         data = task["data"]
         doc = expected[data["doc_id"]]
@@ -141,12 +150,24 @@ def test_push_seeds_with_pre_annotations_then_repush_adds_nothing(
         assert task["annotations"] == []
         [prediction] = task["predictions"]
         assert prediction["model_version"] == version
-        predicted = [Span(e["start"], e["end"], e["label"]) for e in predict(doc.text, seed_model)]
+        found = predict(doc.text, seed_model, records=True)
+        predicted = [Span(e["start"], e["end"], e["label"]) for e in found["entities"]]
         valid, _ = validate_spans(doc.text, predicted, SCHEMA)
-        values = [region["value"] for region in prediction["result"]]
+        regions = [region for region in prediction["result"] if region["type"] == "labels"]
+        values = [region["value"] for region in regions]
         assert [Span(v["start"], v["end"], v["labels"][0]) for v in values] == valid
         assert all(v["text"] == doc.text[v["start"]:v["end"]] for v in values)
         assert prediction["score"] is None  # spaCy entities carry no score, so the prediction has none
+        # The model's HOLDS/PERIOD links come as arrows between the draft's regions.
+        at = {region["id"]: (region["value"]["start"], region["value"]["end"]) for region in regions}
+        arrows = {(at[a["from_id"]], at[a["to_id"]], a["labels"][0])
+                  for a in prediction["result"] if a["type"] == "relation" and a["direction"] == "right"}
+        assert len(arrows) == len(prediction["result"]) - len(regions)
+        valid_at = {(s.start, s.end) for s in valid}
+        assert arrows == {(tuple(r["head"]), tuple(r["tail"]), r["type"]) for r in found["relations"]
+                          if tuple(r["head"]) in valid_at and tuple(r["tail"]) in valid_at}
+        arrow_count += len(arrows)
+    assert arrow_count > 0 and f"{arrow_count} relations among their spans" in out
 
     again = _ok(studio_cli(studio, "push", "--project", title, "--pre-annotate", str(seed_model)))
     assert "added 0 tasks" in again and "5 already there" in again
@@ -350,8 +371,8 @@ def test_import_gold_then_pull_reproduces_the_seed_gold(studio: Studio, client, 
     title = "vner test gold"
     project_id = _init(studio, client, title)
     gold = [json.loads(line) for line in BUNDLED_GOLD_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for record in gold:  # the labeling config has no relations: entity spans only go through Label Studio
-        record.pop("relations", None)
+    relation_count = sum(len(record["relations"]) for record in gold)
+    assert relation_count == 43  # HOLDS and PERIOD links go through Label Studio as arrows and come back
     # Two of the documents are already tasks (pushed without annotations): their gold goes onto those tasks.
     store = tmp_path / "two.jsonl"
     write_documents(store, read_documents(BUNDLED_GOLD_FILE)[:2])
@@ -359,11 +380,150 @@ def test_import_gold_then_pull_reproduces_the_seed_gold(studio: Studio, client, 
 
     out = _ok(studio_cli(studio, "import-gold", str(BUNDLED_GOLD_FILE), "--project", title, "--batch-size", "2"))
     assert "new tasks with the gold annotation: 3; gold annotation added to existing tasks: 2; already there: 0" in out
+    assert f"relations imported with the gold annotations: {relation_count}" in out
 
     pulled = tmp_path / "pulled.jsonl"
-    _ok(studio_cli(studio, "pull", "--project", title, "--out", str(pulled)))
+    pull_out = _ok(studio_cli(studio, "pull", "--project", title, "--out", str(pulled), "--relations-annotated"))
+    assert f"{relation_count} relations to" in pull_out and "invalid" not in pull_out
     assert [json.loads(line) for line in pulled.read_text(encoding="utf-8").splitlines()] == gold
+    assert pulled.read_bytes() == BUNDLED_GOLD_FILE.read_bytes()
+    # Without the declaration, the one seed without any link is not claimed to be annotated for relations.
+    undeclared = _pull(studio, title, tmp_path / "undeclared.jsonl")
+    assert [doc_id for doc_id, record in undeclared.items() if "relations" not in record] == ["seed-004"]
+    assert all(undeclared[r["id"]] == r for r in gold if r["relations"])
 
     again = _ok(studio_cli(studio, "import-gold", str(BUNDLED_GOLD_FILE), "--project", title))
     assert "gold annotation: 0; gold annotation added to existing tasks: 0; already there: 5" in again
     assert len(list(client.iter_tasks(project_id))) == 5
+
+
+# ----------------------------------------------------------------------------- relations
+
+LINK_TEXT = (
+    "Đồng chí Hoàng Anh Tuấn, Bí thư Huyện ủy, Chủ tịch HĐND huyện phát biểu tại hội nghị.\n\n"
+    "Năm 2023, thu ngân sách trên địa bàn đạt 150 tỷ đồng, bằng 102% KH."
+)
+
+
+def _link_predictor(texts: list[str]) -> list:
+    """Hand-written ``predict(records=True)`` answers: two HOLDS, one PERIOD whose value span is refused."""
+    out = []
+    for text in texts:
+        name, post, chair = (_find(text, s, "X") for s in ("Hoàng Anh Tuấn", "Bí thư Huyện ủy", "Chủ tịch HĐND huyện"))
+        year, money = _find(text, "Năm 2023", "X"), _find(text, "150 tỷ đồng", "X")
+        money_comma = Span(money.start, money.end + 1, "X")  # "150 tỷ đồng,": ends on punctuation, refused
+        entities = [{"start": s.start, "end": s.end, "label": label, "score": 0.9}
+                    for s, label in ((name, "OFFICIAL"), (post, "POSITION"), (chair, "POSITION"), (year, "DATE"),
+                                     (money_comma, "FIGURE"))]
+        relations = [{"head": [name.start, name.end], "tail": [s.start, s.end], "type": "HOLDS"} for s in (post, chair)]
+        relations.append({"head": [money_comma.start, money_comma.end], "tail": [year.start, year.end],
+                          "type": "PERIOD"})
+        out.append({"entities": entities, "relations": relations, "records": {}})
+    return out
+
+
+def test_push_drafts_carry_relations_and_a_submitted_draft_pulls_them(
+    studio: Studio, client, tmp_path: Path
+) -> None:
+    title = "vner test relation drafts"
+    project_id = _init(studio, client, title)
+    report = push_documents(client, project_id, [Document(id="links", text=LINK_TEXT)], SCHEMA,
+                            predictor=_link_predictor, model_version="links@2024-01-01")
+    assert report.predictions == 1 and report.relations == 2
+    refused = [(doc_id, str(problem)) for doc_id, problem in report.refused_predictions]
+    money = _find(LINK_TEXT, "150 tỷ đồng", "FIGURE")
+    year = _find(LINK_TEXT, "Năm 2023", "DATE")
+    assert [doc_id for doc_id, _ in refused] == ["links", "links"]
+    assert "punctuation" in refused[0][1]  # the span, then the link that lost its head with it
+    assert refused[1][1] == f"PERIOD [{money.start}:{money.end + 1}] -> [{year.start}:{year.end}]: " \
+                            "head not a span of the document"
+
+    [task] = client.export(project_id)
+    [draft] = task["predictions"]
+    regions = {r["id"]: r["value"]["text"] for r in draft["result"] if r["type"] == "labels"}
+    arrows = [(regions[a["from_id"]], regions[a["to_id"]], a["labels"]) for a in draft["result"]
+              if a["type"] == "relation"]
+    assert arrows == [("Hoàng Anh Tuấn", "Bí thư Huyện ủy", ["HOLDS"]),
+                      ("Hoàng Anh Tuấn", "Chủ tịch HĐND huyện", ["HOLDS"])]
+
+    client.create_annotation(task["id"], draft["result"])  # the annotator submits the draft as it is
+    [record] = _pull(studio, title, tmp_path / "gold.jsonl").values()
+    name, post, chair = (_find(LINK_TEXT, s, "X") for s in ("Hoàng Anh Tuấn", "Bí thư Huyện ủy", "Chủ tịch HĐND huyện"))
+    assert record["relations"] == [
+        {"head": [name.start, name.end], "tail": [post.start, post.end], "type": "HOLDS"},
+        {"head": [name.start, name.end], "tail": [chair.start, chair.end], "type": "HOLDS"},
+    ]
+
+
+BAD_LINKS = "Ông Nghiêm Sỹ Đống, Bí thư Huyện ủy Can Lộc, cho biết năm 2023 huyện thu ngân sách 150 tỷ đồng."
+
+
+def _arrow(head: dict, tail: dict | str, labels: list[str], direction: str = "right") -> dict:
+    """A relation item as the labeling UI submits it (``from_id``/``to_id`` of the regions)."""
+    to_id = tail if isinstance(tail, str) else tail["id"]
+    return {"from_id": head["id"], "to_id": to_id, "type": "relation", "direction": direction, "labels": labels}
+
+
+def test_invalid_relations_are_reported_by_pull_and_not_written(studio: Studio, client, tmp_path: Path) -> None:
+    title = "vner test bad relations"
+    project_id = _init(studio, client, title)
+    store = tmp_path / "links.jsonl"
+    write_documents(store, [Document(id="bad-links", text=BAD_LINKS)])
+    _ok(studio_cli(studio, "push", "--project", title, "--store", str(store)))
+    [task_id] = client.task_index(project_id).by_doc_id.values()
+    t = BAD_LINKS
+    name, post = _find(t, "Nghiêm Sỹ Đống", "OFFICIAL"), _find(t, "Bí thư Huyện ủy Can Lộc", "POSITION")
+    year, money = _find(t, "năm 2023", "DATE"), _find(t, "150 tỷ đồng", "FIGURE")
+    unknown = _find(t, "cho biết", "PERSON")  # not a label of the schema: the span is refused
+    r_name, r_post, r_year, r_money, r_unknown = (_region(t, s) for s in (name, post, year, money, unknown))
+    client.create_annotation(task_id, [
+        r_name, r_post, r_year, r_money, r_unknown,
+        _arrow(r_name, r_post, ["HOLDS"]),  # valid
+        _arrow(r_year, r_money, ["PERIOD"], direction="left"),  # valid: drawn from the date, pointing back
+        _arrow(r_name, r_year, ["PERIOD"]),  # OFFICIAL -> DATE: not a PERIOD pair
+        _arrow(r_post, r_name, ["HOLDS"]),  # drawn the wrong way
+        _arrow(r_name, r_post, ["HOLDS"]),  # the same link again
+        _arrow(r_name, "ghost-region", ["HOLDS"]),  # dangling end
+        _arrow(r_name, r_unknown, ["HOLDS"]),  # tail is a refused span
+        _arrow(r_money, r_year, []),  # no type chosen
+        _arrow(r_money, r_year, ["PERIOD"], direction="bi"),  # both ways
+        _arrow(r_name, r_post, ["MEMBER_OF"]),  # not a relation type of the schema
+    ])
+
+    out = tmp_path / "gold.jsonl"
+    result = studio_cli(studio, "pull", "--project", title, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"invalid relations \(reported, not written\)\s+8\b", result.output)
+    assert re.search(r"invalid spans \(reported, not written\)\s+1\b", result.output)
+    [record] = map(json.loads, out.read_text(encoding="utf-8").splitlines())
+    assert record["relations"] == [
+        {"head": [name.start, name.end], "tail": [post.start, post.end], "type": "HOLDS"},
+        {"head": [money.start, money.end], "tail": [year.start, year.end], "type": "PERIOD"},
+    ]
+    assert studio_cli(studio, "pull", "--project", title, "--out", str(tmp_path / "s.jsonl"), "--strict").exit_code == 2
+
+    report = convert_export(client.export(project_id), SCHEMA)
+    found = sorted((i.where.split(", ")[-1], i.reason) for i in report.of(INVALID_RELATION))
+    assert all(i.doc_id == "bad-links" and i.task_id == task_id for i in report.of(INVALID_RELATION))
+    at = lambda s: f"[{s.start}:{s.end}]"  # noqa: E731
+    assert found == sorted([
+        (f"HOLDS {at(name)} -> {at(post)}", "duplicate of an earlier relation"),
+        (f"HOLDS {at(post)} -> {at(name)}", "links POSITION -> OFFICIAL; HOLDS links OFFICIAL -> POSITION: the arrow "
+         "points the wrong way (draw it from the OFFICIAL to the POSITION, or flip its direction)"),
+        (f"MEMBER_OF {at(name)} -> {at(post)}", "unknown relation type (known: HOLDS, PERIOD)"),
+        (f"PERIOD {at(name)} -> {at(year)}", "links OFFICIAL -> DATE; PERIOD links FIGURE/TARGET -> DATE"),
+        (f"annotation {i_annotation(report)}", f"HOLDS arrow from region {r_name['id']!r} to region 'ghost-region' "
+         f"(head {at(name)}): its tail region 'ghost-region' is not in the annotation"),
+        (f"annotation {i_annotation(report)}", f"HOLDS arrow from region {r_name['id']!r} to region "
+         f"{r_unknown['id']!r} (head {at(name)}): its tail {at(unknown)} PERSON is not written (invalid span)"),
+        (f"untyped {at(money)} -> {at(year)}", f"untyped arrow from region {r_money['id']!r} to region "
+         f"{r_year['id']!r}: arrow without a relation type (choose one of the types for it)"),
+        (f"PERIOD {at(money)} -> {at(year)}", f"PERIOD arrow from region {r_money['id']!r} to region "
+         f"{r_year['id']!r}: arrow drawn both ways (direction 'bi'): a relation goes one way, from head to tail"),
+    ])
+
+
+def i_annotation(report) -> int:
+    """The id of the one annotation the report speaks of."""
+    [annotation_id] = {i.annotation_id for i in report.issues if i.annotation_id is not None}
+    return annotation_id
