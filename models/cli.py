@@ -28,6 +28,7 @@ from models.records_cli import records_command, records_tables
 FORMATS = ("table", "jsonl", "html")
 CORPUS_FORMATS = ("jsonl", "parquet")  # of models/batch.py
 ENGINES = ("local", "dask")
+MODEL_HELP = "Model directory, or rules for the rule-based engine (default: $VNER_MODEL or the latest trained)"
 
 
 def _read_inputs(files: list[Path]) -> list[Document]:
@@ -124,7 +125,7 @@ def _predict_corpus(inputs: list[Path], out: Path, fmt: str | None, model: Path 
 
 def predict_command(
     files: list[Path] | None = typer.Argument(None, help="Text or JSON Lines files, or - for stdin"),
-    model: Path | None = typer.Option(None, help="Model directory (default: $VNER_MODEL or the latest trained)"),
+    model: Path | None = typer.Option(None, help=MODEL_HELP),
     output_format: str | None = typer.Option(
         None, "--format", help=f"One of: {', '.join(FORMATS)} (default: table); with --corpus: "
         f"{' or '.join(CORPUS_FORMATS)} (default: jsonl if --out ends in .jsonl, else a Parquet dataset directory)"
@@ -192,7 +193,7 @@ def predict_command(
     if records and fmt == "html":
         raise typer.BadParameter("--records works with --format table or jsonl", param_hint="--records")
     try:
-        loaded = load_model(str(model) if model else None)
+        loaded = load_model(model)
         docs = _read_inputs(files or [])
         results = predict([d.text for d in docs], loaded, max_chars, records=records)
     except (OSError, IngestError, FormatError, ModelDirError, TextTooLongError) as exc:
@@ -225,7 +226,7 @@ def _write(text: str, out: Path | None, newline: bool = True) -> None:
 
 
 def serve_command(
-    model: Path | None = typer.Option(None, help="Model directory (default: $VNER_MODEL or the latest trained)"),
+    model: Path | None = typer.Option(None, help=MODEL_HELP),
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on"),
     max_body_mb: float = typer.Option(1.0, "--max-body-mb", min=0.001, help="Largest request body, in MiB"),

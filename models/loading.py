@@ -63,10 +63,14 @@ def _engine_class(engine: str) -> type[NerModel]:
 
 
 def load_model(model: str | Path | NerModel | None = None) -> NerModel:
-    """A loaded model: ``model`` itself, the directory it names, or the default model. Loaded once."""
+    """A loaded model: ``model`` itself, the directory it names, or the default model. Loaded once.
+
+    ``"rules"`` (as a string or a path, as command lines pass it) is the rule-based pre-annotator, which
+    has no directory.
+    """
     if isinstance(model, NerModel):
         return model
-    if isinstance(model, str) and model == RULES_ENGINE:  # the rule-based pre-annotator: no directory
+    if model is not None and str(model) == RULES_ENGINE:
         from models.rules import load_rules_model
 
         return load_rules_model()

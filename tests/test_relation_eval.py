@@ -77,3 +77,11 @@ def test_vner_evaluate_json_and_report(vner: str, seed_model: Path, tmp_path: Pa
     table = subprocess.run([vner, "evaluate", "--model", str(seed_model), "--data", str(BUNDLED_GOLD_FILE)],
                            capture_output=True, text=True, timeout=300, env={"COLUMNS": "160", "PATH": ""})
     assert "relations:" in table.stdout and "gold-entity F1" in table.stdout
+
+
+def test_vner_evaluate_the_rules_engine(vner: str) -> None:
+    run = subprocess.run([vner, "evaluate", "--model", "rules", "--data", str(BUNDLED_GOLD_FILE), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    scores, _ = evaluate(load_model("rules"), SEEDS)
+    assert scores.micro()["f1"] > 0 and json.loads(run.stdout)["micro"] == scores.micro()

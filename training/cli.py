@@ -15,6 +15,7 @@ from corpus.paths import BUNDLED_GOLD_FILE, models_dir
 from corpus.schema import load_schema
 from models import load_model
 from models.card import ModelDirError
+from models.cli import MODEL_HELP
 from models.hf_engine import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE
 from training import ENGINES, PROMOTE
 from training.evaluate import evaluate, evaluate_relations, relations_table, scores_table
@@ -107,7 +108,7 @@ def train_command(
 
 def evaluate_command(
     data: Path = typer.Option(..., help="Gold file (JSON Lines with spans)"),
-    model: Path | None = typer.Option(None, help="Model directory (default: the latest trained)"),
+    model: Path | None = typer.Option(None, help=MODEL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
     report: Path | None = typer.Option(None, help="Also write errors.html (each error in context) and f1.png here"),
 ) -> None:
