@@ -192,6 +192,46 @@ def test_start_training_retrains_in_the_background_and_swaps_the_model(
         assert latest_pointer().read_text().strip() == str(Path(result["model_dir"]).resolve())
 
 
+def test_retrain_command_hot_reloads_the_connected_backend(studio: Studio, weak_model: Path, tmp_path: Path) -> None:
+    """`vner studio retrain` beats the model the backend serves, which then serves the new one without a restart."""
+    title = "vner test retrain command"
+    base, dev = tmp_path / "base.jsonl", tmp_path / "dev.jsonl"
+    write_documents(base, SEEDS[:3])
+    write_documents(dev, SEEDS[4:])
+    write_documents(tmp_path / "tasks.jsonl", [SEEDS[3], EXTRA[1]])
+    _ok(studio_cli(studio, "init", "--title", title))
+    _ok(studio_cli(studio, "push", "--project", title, "--store", str(tmp_path / "tasks.jsonl")))
+    credentials = BackendCredentials(BACKEND_USER, "retrain-command-password", "test")
+    app = create_backend_app(weak_model, credentials=credentials)  # no training plan: the command trains
+    old = app.state.model_version
+    env = {**studio.env, ENV_BACKEND_PASSWORD: credentials.password}
+    port = ["--port", str(studio.settings.port)]
+    with serve_backend(app) as url, studio_client(studio) as admin, \
+            httpx.Client(base_url=url, auth=(BACKEND_USER, credentials.password), trust_env=False, timeout=30) as http:
+        project_id = admin.project_id(title)
+        by_doc = admin.task_index(project_id).by_doc_id
+        text = SEEDS[3].text
+        admin.create_annotation(by_doc[SEEDS[3].id], [
+            {"from_name": "label", "to_name": "text", "type": "labels",
+             "value": {"start": s.start, "end": s.end, "text": text[s.start:s.end], "labels": [s.label]}}
+            for s in SEEDS[3].spans])
+        _ok(run_cli(["studio", "connect", "--url", url, "--project", title, *port], env))
+        [ml] = admin.sdk.ml.list(project=project_id)
+        assert ml.title == old
+
+        out = _ok(run_cli(["studio", "retrain", "--project", title, "--base", str(base), "--dev", str(dev),
+                           "--train-option", "max_epochs=3", "--train-option", "seed=1", *port], env))
+        assert f"current model: {weak_model.resolve()}" in out  # the model the backend serves, by default
+        assert "PROMOTED" in out, out
+        new = http.get("/health").json()["model_version"]
+        assert new != old and f"ML backend {ml.id} ({url}) now serves {new}" in out
+        answer = http.post("/predict", json={"tasks": [{"id": 1, "data": {"text": EXTRA[0].text}}]}).json()
+        assert answer["model_version"] == new
+        assert admin.sdk.ml.get(ml.id).title == new and admin.get_project(project_id).model_version == new
+        assert by_doc[EXTRA[1].id] in _scores(admin, project_id, new)  # the queue was re-ranked
+        assert f"queue re-ranked by uncertainty with {new}" in out
+
+
 def test_a_worse_model_is_not_promoted(studio: Studio, seed_model: Path, tmp_path: Path) -> None:
     """Current: the rules engine (it finds dates and figures); new: one epoch on one sentence."""
     title = "vner test no promotion"
