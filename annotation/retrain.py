@@ -119,8 +119,8 @@ def retrain(client: StudioClient, project_id: int, plan: RetrainPlan, current: N
     previous = pointer.read_text(encoding="utf-8") if pointer.is_file() else None
     say(f"training {plan.engine} on {len(merged)} documents ({counts.studio} from the project, "
         f"{counts.base} from {plan.base.name})")
-    meta = train_model(plan.engine, schema, train_path, plan.dev, run_dir / "model", **plan.options)
-    after = meta["metrics"]["dev"]
+    trained = train_model(plan.engine, schema, train_path, plan.dev, run_dir / "model", **plan.options)
+    after = trained.meta.metrics["dev"]
     before = None
     if current is not None:
         with guard():

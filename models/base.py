@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
 
 from corpus.document import Span
 from corpus.schema import LabelSchema
+from models.card import ModelMeta
 
 
 class NerModel(ABC):
@@ -15,7 +15,7 @@ class NerModel(ABC):
 
     engine: str
 
-    def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema):
+    def __init__(self, path: Path, meta: ModelMeta, schema: LabelSchema):
         self.path = path
         self.meta = meta
         self.schema = schema
@@ -23,13 +23,13 @@ class NerModel(ABC):
     @property
     def runtime(self) -> str:
         """What executes the model: the engine's own library unless the model directory names another."""
-        return self.meta.get("runtime", self.engine)
+        return self.meta.runtime or self.engine
 
     @property
     def version(self) -> str:
         """What predictions are labeled with: ``<model dir name>@<created>`` (the name alone when undated)."""
         name = Path(self.path).resolve().name
-        return f"{name}@{self.meta['created']}" if self.meta.get("created") else name
+        return f"{name}@{self.meta.created}" if self.meta.created else name
 
     @abstractmethod
     def predict_normalized(self, texts: list[str]) -> list[list[Span]]:

@@ -58,7 +58,7 @@ def bench(model_dir: Path, corpus: Path, repeats: int = 3, latency_runs: int = 2
         "model": str(model_dir),
         "engine": model.engine,
         "runtime": model.runtime,
-        "quantized": bool(model.meta.get("quantized", False)),
+        "quantized": bool(model.meta.quantized),
         "corpus_words": words,
         "load_seconds": round(load_seconds, 2),
         "words_per_second": round(statistics.median(throughput)),

@@ -306,7 +306,7 @@ def export_onnx_command(
     except (OSError, ModelDirError, FormatError) as exc:
         err_console.print(f"[red]{exc}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
-    onnx = meta["onnx"]
+    onnx = meta.onnx or {}
     target = out if out is not None else default_out_dir(model_dir, quantize)
     console.print(
         f"model -> {target}  ({onnx['size_mb']} MB, {'int8' if quantize else 'fp32'}, opset {onnx['opset']}, "

@@ -29,6 +29,7 @@ from corpus.document import Span
 from corpus.schema import LabelSchema
 from corpus.text import split_words
 from models.base import NerModel
+from models.card import ModelDirError, ModelMeta
 from models.span_head import SpanHead, load_span_head, merge_spans
 
 ENGINE = "transformers"
@@ -351,13 +352,13 @@ class HFModel(NerModel):
 
     engine = ENGINE
 
-    def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema, *,
+    def __init__(self, path: Path, meta: ModelMeta, schema: LabelSchema, *,
                  threads: int | None = None, batch_size: int | None = None):
         super().__init__(path, meta, schema)
         threads = threads or _threads_from_env()
-        settings = meta.get("training", {})
+        settings = meta.training
         runner: Any
-        if meta.get("runtime") == "onnxruntime":
+        if meta.runtime == "onnxruntime":
             from models.onnx_engine import ONNX_BATCH_SIZE, load_onnx
 
             runner, tokenizer, pad_id, files = load_onnx(Path(path), meta, threads)
@@ -376,8 +377,6 @@ class HFModel(NerModel):
 
         hf_dir = path / HF_DIR
         if not (hf_dir / "config.json").is_file():
-            from models.card import ModelDirError
-
             raise ModelDirError(f"{path}: no transformers model in {HF_DIR}/ (config.json missing)")
         hf_logging.disable_progress_bar()
         tokenizer = AutoTokenizer.from_pretrained(hf_dir)
@@ -390,7 +389,7 @@ class HFModel(NerModel):
                         span_head: SpanHead | None = None) -> HFModel:
         """Wrap an in-memory model, tokenizer and span head (used during training to score on dev)."""
         self = cls.__new__(cls)
-        NerModel.__init__(self, Path(path), {"engine": ENGINE, "schema": schema.to_dict()}, schema)
+        NerModel.__init__(self, Path(path), ModelMeta(engine=ENGINE, schema=schema), schema)
         self._setup(TorchRuntime(model, threads or _threads_from_env()), tokenizer, max_length, stride, batch_size,
                     getattr(tokenizer, "pad_token_id", None), span_head)
         return self
@@ -407,8 +406,6 @@ class HFModel(NerModel):
         labels = {t.partition("-")[2] for t in self.tags if t != "O"} | set(span_head.labels if span_head else [])
         unknown = labels - set(self.schema.names)
         if unknown:
-            from models.card import ModelDirError
-
             raise ModelDirError(f"{self.path}: the model uses labels outside the schema: {sorted(unknown)}")
 
     @property

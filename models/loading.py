@@ -8,7 +8,7 @@ from pathlib import Path
 
 from corpus.paths import models_dir
 from models.base import NerModel
-from models.card import META_FILE, ModelDirError, read_meta, schema_of
+from models.card import META_FILE, ModelDirError, read_meta
 
 MODEL_ENV = "VNER_MODEL"
 LATEST_FILE = "LATEST"
@@ -79,5 +79,5 @@ def load_model(model: str | Path | NerModel | None = None) -> NerModel:
     key = (path.resolve(), (path / META_FILE).stat().st_mtime_ns)  # a rewritten model is loaded anew
     with _lock:
         if key not in _cache:
-            _cache[key] = _engine_class(meta["engine"])(path, meta, schema_of(meta))
+            _cache[key] = _engine_class(meta.engine)(path, meta, meta.schema)
         return _cache[key]

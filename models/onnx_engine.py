@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from models.card import ModelDirError
+from models.card import ModelDirError, ModelMeta
 
 RUNTIME = "onnxruntime"  # vner-model.json "runtime" of an exported directory
 ONNX_DIR = "onnx"  # the .onnx file, config and tokenizer inside a model directory
@@ -79,16 +79,16 @@ class OnnxRuntime:
         return outputs[0], outputs[1] if hidden else None
 
 
-def load_onnx(path: Path, meta: dict[str, Any], threads: int | None) -> tuple[OnnxRuntime, Any, int | None, Path]:
+def load_onnx(path: Path, meta: ModelMeta, threads: int | None) -> tuple[OnnxRuntime, Any, int | None, Path]:
     """The runtime, tokenizer (``tokenizers``), pad id and file directory of an exported model directory."""
     onnx_dir = path / ONNX_DIR
     for needed in (ONNX_FILE, "config.json", TOKENIZER_FILE):
         if not (onnx_dir / needed).is_file():
             raise ModelDirError(f"{path}: no ONNX model in {ONNX_DIR}/ ({needed} missing); "
                                 f"write one with `vner export-onnx`")
-    if meta.get("engine") != "transformers":
+    if meta.engine != "transformers":
         raise ModelDirError(f"{path}: an onnxruntime model must come from the transformers engine, "
-                            f"not {meta.get('engine')!r}")
+                            f"not {meta.engine!r}")
     import onnxruntime as ort
     from tokenizers import Tokenizer
 

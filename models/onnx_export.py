@@ -23,6 +23,7 @@ import math
 import shutil
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from corpus.files import staged_dir
 from corpus.jsonl import read_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.text import normalize, split_words
-from models.card import META_FILE, ModelDirError, read_meta, write_meta
+from models.card import META_FILE, ModelDirError, ModelMeta, read_meta, write_meta
 from models.hf_engine import (
     DEFAULT_MAX_LENGTH,
     DEFAULT_STRIDE,
@@ -64,14 +65,14 @@ def default_out_dir(model_dir: str | Path, quantize: bool) -> Path:
     return model_dir.with_name(model_dir.name + ("-onnx-int8" if quantize else "-onnx"))
 
 
-def check_exportable(model_dir: str | Path) -> dict[str, Any]:
+def check_exportable(model_dir: str | Path) -> ModelMeta:
     """The source's meta, or an :class:`ExportError` saying why it cannot be exported."""
     meta = read_meta(model_dir)
-    if meta.get("runtime") == RUNTIME:
-        raise ExportError(f"{model_dir} is already an ONNX export (of {meta.get('source_model', '?')}); "
+    if meta.runtime == RUNTIME:
+        raise ExportError(f"{model_dir} is already an ONNX export (of {meta.source_model or '?'}); "
                           f"export the transformers model directory instead")
-    if meta["engine"] != ENGINE:
-        raise ExportError(f"{model_dir} is a {meta['engine']!r} model: only transformers-engine models "
+    if meta.engine != ENGINE:
+        raise ExportError(f"{model_dir} is a {meta.engine!r} model: only transformers-engine models "
                           f"(trained with `vner train --engine transformers`) can be exported to ONNX")
     if not (Path(model_dir) / HF_DIR / "config.json").is_file():
         raise ExportError(f"{model_dir}: no transformers model in {HF_DIR}/ (config.json missing)")
@@ -229,12 +230,12 @@ def _copy_hf_files(hf_dir: Path, onnx_dir: Path) -> None:
             shutil.copy2(item, onnx_dir / item.name)
 
 
-def _card(source: Path, meta: dict[str, Any]) -> str:
+def _card(source: Path, meta: ModelMeta) -> str:
     card_path = source / CARD_FILE
-    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else f"# vner model: {meta['engine']}\n"
-    onnx = meta["onnx"]
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else f"# vner model: {meta.engine}\n"
+    onnx = meta.onnx or {}
     fused = ", ".join(f"{count} {op}" for op, count in onnx["fused_operators"].items()) or "none"
-    if meta["quantized"]:
+    if meta.quantized:
         calibration = onnx["calibration"]
         weights = (f"smoothed (alpha {calibration['alpha']}, {calibration['windows']} windows of "
                    f"`{calibration['file']}`) and dynamically quantized to int8 (QInt8, per channel)")
@@ -251,7 +252,7 @@ def _card(source: Path, meta: dict[str, Any]) -> str:
         "",
         "## ONNX export",
         "",
-        f"Exported {onnx['exported']} by `vner export-onnx` from `{meta['source_model']}`: "
+        f"Exported {onnx['exported']} by `vner export-onnx` from `{meta.source_model}`: "
         f"`{ONNX_DIR}/{ONNX_FILE}` (opset {onnx['opset']}, fused operators: {fused}; {weights}), run with "
         f"onnxruntime on CPU (`load_model` reads `\"runtime\": \"{RUNTIME}\"` in {META_FILE}). Windows, merging "
         f"and decoding are those of the transformers engine. {agreement}",
@@ -261,7 +262,7 @@ def _card(source: Path, meta: dict[str, Any]) -> str:
 
 def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, quantize: bool = False,
                 opset: int = DEFAULT_OPSET, force: bool = False,
-                calibration: str | Path = BUNDLED_GOLD_FILE) -> dict[str, Any]:
+                calibration: str | Path = BUNDLED_GOLD_FILE) -> ModelMeta:
     """Export ``model_dir`` (transformers engine) to a new ONNX model directory; returns the new meta.
 
     ``out_dir`` defaults to ``model_dir`` + ``-onnx`` (``-onnx-int8`` with ``quantize``). An existing
@@ -312,7 +313,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
             raise ExportError(f"the ONNX export differs from the PyTorch model by {fp32_diff:.3g} in the logits")
         calibrated = None
         if quantize:
-            settings = meta.get("training", {})
+            settings = meta.training
             windows = calibration_windows(AutoTokenizer.from_pretrained(hf_dir), texts,
                                           int(settings.get("max_length", DEFAULT_MAX_LENGTH)),
                                           int(settings.get("stride", DEFAULT_STRIDE)))
@@ -325,12 +326,12 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
             fp32.replace(target)
         diff = _check(model, target, config.vocab_size, pad_id, hidden) if quantize else fp32_diff
         _copy_hf_files(hf_dir, onnx_dir)
-        new_meta = {
-            **meta,
-            "runtime": RUNTIME,
-            "quantized": quantize,
-            "source_model": str(source.resolve()),
-            "onnx": {
+        new_meta = replace(
+            meta,
+            runtime=RUNTIME,
+            quantized=quantize,
+            source_model=str(source.resolve()),
+            onnx={
                 "file": f"{ONNX_DIR}/{ONNX_FILE}",
                 "opset": opset,
                 "inputs": list(INPUT_NAMES),
@@ -344,7 +345,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, *, qua
                 "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                              "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
             },
-        }
+        )
         write_meta(staging, new_meta)
         (staging / CARD_FILE).write_text(_card(source, new_meta), encoding="utf-8")
     return new_meta

@@ -342,25 +342,20 @@ class ModelRunner:
 def model_info(model: NerModel, max_chars: int, max_body_bytes: int) -> ModelInfo:
     """What ``GET /model`` answers, from the model directory's ``vner-model.json``."""
     meta = model.meta
-    metrics = {}
-    for split, scores in (meta.get("metrics") or {}).items():
-        if not isinstance(scores, dict):
-            continue
-        per_label = scores.get("per_label") or {}
-        metrics[split] = SplitMetrics(
-            micro_f1=(scores.get("micro") or {}).get("f1"),
-            per_label_f1={name: values["f1"] for name, values in per_label.items() if "f1" in values},
-        )
+    metrics = {
+        split: SplitMetrics(micro_f1=meta.micro_f1(split), per_label_f1=meta.per_label_f1(split))
+        for split in meta.metrics
+    }
     return ModelInfo(
         engine=model.engine,
         runtime=model.runtime,
         name=Path(model.path).resolve().name,
         version=model.version,
-        created=meta.get("created"),
+        created=meta.created,
         label_set=model.schema.name,
         labels=[LabelInfo(name=x.name, description=x.description, color=x.color) for x in model.schema.labels],
         metrics=metrics,
-        versions={str(k): str(v) for k, v in (meta.get("versions") or {}).items()},
+        versions=meta.versions,
         max_chars=max_chars,
         max_body_bytes=max_body_bytes,
     )

@@ -15,6 +15,7 @@ from corpus.document import Span
 from corpus.schema import LabelSchema
 from corpus.text import WORD, paragraph_bounds
 from models.base import NerModel
+from models.card import ModelMeta
 
 ENGINE = "spacy"
 PIPELINE_DIR = "pipeline"
@@ -67,7 +68,7 @@ def create_syllable_tokenizer():
 class SpacyModel(NerModel):
     engine = ENGINE
 
-    def __init__(self, path: Path, meta: dict[str, Any], schema: LabelSchema):
+    def __init__(self, path: Path, meta: ModelMeta, schema: LabelSchema):
         super().__init__(path, meta, schema)
         with numpy_matmul_ops():
             self.nlp = spacy.load(path / PIPELINE_DIR)

@@ -56,7 +56,7 @@ def test_training_bench_reports_time_memory_and_scores(tmp_path: Path) -> None:
     assert sum(map(len, pred)) > 0  # the model found something, so the comparison below means something
     assert figures["dev_micro"] == pytest.approx(scores.micro()) and figures["dev_micro"]["f1"] > 0
     assert figures["dev_f1_per_label"] == pytest.approx({k: v["f1"] for k, v in scores.per_label().items()})
-    assert read_meta(model)["metrics"]["dev"]["micro"] == pytest.approx(scores.micro())
+    assert read_meta(model).metrics["dev"]["micro"] == pytest.approx(scores.micro())
 
 
 def test_seeds_bench_reports_mean_and_spread_over_seeds(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from corpus.document import Document
 from corpus.jsonl import write_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.schema import load_schema
-from models.card import write_meta
+from models.card import ModelMeta, write_meta
 from models.cli import _table
 
 ARTICLE = "Ngày 3-4, Huyện ủy Hậu Lộc tổ chức hội nghị; ông Nguyễn Văn Hải phát biểu."
@@ -42,7 +42,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *words: str, stat
 @pytest.fixture
 def rules_model(tmp_path: Path) -> Path:
     """A model directory of the rules engine: loads at once, needs no training."""
-    write_meta(tmp_path / "rules-model", {"engine": "rules", "schema": load_schema().to_dict()})
+    write_meta(tmp_path / "rules-model", ModelMeta(engine="rules", schema=load_schema()))
     return tmp_path / "rules-model"
 
 

@@ -17,7 +17,7 @@ from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.schema import load_schema
 from corpus.scoring import score
 from models import load_model, predict
-from models.card import read_meta, schema_of
+from models.card import read_meta
 from models.hf_engine import HF_DIR, HFModel
 from models.loading import latest_pointer
 from training.run import train_model
@@ -76,14 +76,14 @@ def _where(entities: list[dict]) -> list[tuple[int, int, str]]:
 
 def test_model_directory_layout(tiny_seed_model: Path, backbone: Path) -> None:
     meta = read_meta(tiny_seed_model)
-    assert meta["engine"] == "transformers"
-    settings = meta["training"]
+    assert meta.engine == "transformers"
+    settings = meta.training
     assert settings["backbone"] == str(backbone) and settings["max_length"] == 64 and settings["stride"] == 16
     assert settings["freeze_embeddings"] is True and settings["lr"] == 5e-3 and settings["batch_size"] == 16
     assert settings["steps"] == 12 and settings["epochs_run"] == 2  # max_steps stops inside epoch 2
-    assert meta["alignment"] == "all 267 gold spans align with token boundaries"
-    assert set(meta["metrics"]["dev"]["per_label"]) == set(load_schema().names)
-    assert "transformers" in meta["versions"]
+    assert meta.alignment == "all 267 gold spans align with token boundaries"
+    assert set(meta.metrics["dev"]["per_label"]) == set(load_schema().names)
+    assert "transformers" in meta.versions
     config = json.loads((tiny_seed_model / HF_DIR / "config.json").read_text(encoding="utf-8"))
     tags = load_schema().bio_tags(span_labels=False)  # TARGET is the span head's
     assert "B-TARGET" not in tags and settings["span_labels"] == ["TARGET"]
@@ -107,7 +107,7 @@ def test_windows_with_a_rare_label_are_repeated(tiny_seed_model: Path) -> None:
     from training.sampling import DEFAULT_RARE_REPEATS, rare_labels
 
     assert rare_labels(SEEDS[:4], load_schema().names) == ["TARGET"]  # 8 of 295 spans
-    settings = read_meta(tiny_seed_model)["training"]
+    settings = read_meta(tiny_seed_model).training
     assert settings["rare_labels"] == ["TARGET"] and settings["rare_repeats"] == DEFAULT_RARE_REPEATS > 1
     tags = load_schema().bio_tags(span_labels=False)
     encoder = WindowEncoder(AutoTokenizer.from_pretrained(tiny_seed_model / HF_DIR), 64, 16)
@@ -145,9 +145,9 @@ def test_the_model_learns_one_repeated_text(learned_model: Path) -> None:
     predicted = [Span(e["start"], e["end"], e["label"]) for e in predict(SHORT.text, learned_model)]
     assert score(load_schema().names, [(SHORT.spans, predicted)]).micro()["f1"] > 0.9
     meta = read_meta(learned_model)
-    assert meta["metrics"]["dev"]["micro"]["f1"] > 0.9
+    assert (meta.micro_f1("dev") or 0) > 0.9
     # the dev F1 measured during training is what the saved model scores after reloading
-    assert meta["training"]["best_dev_f1"] == round(meta["metrics"]["dev"]["micro"]["f1"], 4)
+    assert meta.training["best_dev_f1"] == round(meta.micro_f1("dev") or 0, 4)
 
 
 def test_offsets_refer_to_the_callers_string(learned_model: Path) -> None:
@@ -166,7 +166,7 @@ def test_offsets_refer_to_the_callers_string(learned_model: Path) -> None:
 
 def test_reloaded_model_predicts_the_same(learned_model: Path) -> None:
     meta = read_meta(learned_model)
-    fresh = HFModel(learned_model, meta, schema_of(meta), threads=1, batch_size=3)
+    fresh = HFModel(learned_model, meta, meta.schema, threads=1, batch_size=3)
     assert fresh is not load_model(learned_model)
     texts = [SHORT.text] + [d.text for d in SEEDS[:2]]
     first, again = predict(texts, learned_model), predict(texts, fresh)
@@ -203,7 +203,7 @@ def test_threads_setting_is_restored(learned_model: Path) -> None:
     torch.set_num_threads(2)
     try:
         meta = read_meta(learned_model)
-        one = HFModel(learned_model, meta, schema_of(meta), threads=1)
+        one = HFModel(learned_model, meta, meta.schema, threads=1)
         assert one.predict_normalized([SHORT.text])[0] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.schema import load_schema
 from corpus.scoring import score
 from models import load_model, predict
-from models.card import META_FILE, ModelDirError, read_meta, schema_of, write_meta
+from models.card import META_FILE, ModelDirError, read_meta, write_meta
 from models.cli import register
 from models.hf_engine import HF_DIR, HFModel
 from models.onnx_engine import ONNX_DIR, ONNX_FILE, OnnxRuntime
@@ -82,12 +83,12 @@ def _spans(entities: list[dict]) -> list[Span]:
 
 def test_export_writes_a_model_directory_for_onnxruntime(trained: Path, fp32: Path) -> None:
     source, meta = read_meta(trained), read_meta(fp32)
-    assert meta["engine"] == "transformers" and meta["runtime"] == "onnxruntime" and meta["quantized"] is False
-    assert meta["source_model"] == str(trained.resolve())
-    assert meta["schema"] == source["schema"] and meta["training"] == source["training"]
-    assert meta["metrics"] == source["metrics"] and meta["onnx"]["check_max_abs_logit_diff"] < 1e-4
-    assert meta["onnx"]["fused_operators"]["Attention"] == 2  # one per layer of the tiny BERT
-    assert meta["onnx"]["calibration"] is None
+    assert meta.engine == "transformers" and meta.runtime == "onnxruntime" and meta.quantized is False
+    assert meta.source_model == str(trained.resolve()) and meta.onnx is not None
+    assert meta.schema == source.schema and meta.training == source.training
+    assert meta.metrics == source.metrics and meta.onnx["check_max_abs_logit_diff"] < 1e-4
+    assert meta.onnx["fused_operators"]["Attention"] == 2  # one per layer of the tiny BERT
+    assert meta.onnx["calibration"] is None
     files = {p.name for p in (fp32 / ONNX_DIR).iterdir()}
     assert {ONNX_FILE, "config.json", "tokenizer.json", "tokenizer_config.json"} <= files
     assert not any(name.endswith(".safetensors") for name in files)
@@ -116,10 +117,10 @@ def test_fp32_export_predicts_what_pytorch_predicts(fp32: Path, pytorch_results:
 
 def test_int8_export_is_valid_and_mostly_agrees(int8: Path, fp32: Path, pytorch_results: list[list[dict]]) -> None:
     meta = read_meta(int8)
-    assert meta["quantized"] is True and meta["runtime"] == "onnxruntime"
+    assert meta.quantized is True and meta.runtime == "onnxruntime" and meta.onnx is not None
     assert (int8 / ONNX_DIR / ONNX_FILE).stat().st_size < (fp32 / ONNX_DIR / ONNX_FILE).stat().st_size
     assert "int8" in (int8 / "README.md").read_text(encoding="utf-8")
-    calibration = meta["onnx"]["calibration"]
+    calibration = meta.onnx["calibration"]
     assert calibration["file"] == str(BUNDLED_GOLD_FILE) and calibration["windows"] > len(SEEDS)
     # 2 layers x (attention input, attention output, FFN in, FFN out) + the classifier
     assert calibration["smoothed_nodes"] == 9 and calibration["word_tag_agreement"] >= INT8_AGREEMENT_FLOOR
@@ -152,7 +153,7 @@ def test_an_exported_model_runs_without_torch(fp32: Path) -> None:
 
 def test_threads_and_batch_size_are_honoured(fp32: Path, pytorch_results: list[list[dict]]) -> None:
     meta = read_meta(fp32)
-    model = HFModel(fp32, meta, schema_of(meta), threads=1, batch_size=3)
+    model = HFModel(fp32, meta, meta.schema, threads=1, batch_size=3)
     assert model.runner.session.get_session_options().intra_op_num_threads == 1 and model.batch_size == 3
     assert [(e["start"], e["end"]) for e in predict(TEXTS[0], model)] == \
         [(e["start"], e["end"]) for e in pytorch_results[0]]
@@ -160,7 +161,7 @@ def test_threads_and_batch_size_are_honoured(fp32: Path, pytorch_results: list[l
 
 def test_non_transformers_models_and_exports_are_refused(trained: Path, fp32: Path, tmp_path: Path) -> None:
     spacy_dir = tmp_path / "spacy-model"
-    write_meta(spacy_dir, {**read_meta(trained), "engine": "spacy"})
+    write_meta(spacy_dir, replace(read_meta(trained), engine="spacy"))
     with pytest.raises(ExportError, match="'spacy' model: only transformers-engine models"):
         export_onnx(spacy_dir)
     result = vner("export-onnx", spacy_dir)

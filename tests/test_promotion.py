@@ -33,11 +33,11 @@ def test_a_worse_model_does_not_replace_the_default_unless_asked(files: dict[str
     schema = load_schema()
     good = train_model("spacy", schema, files["good"], files["dev"], tmp_path / "good", max_epochs=12)
     assert default_model_dir().resolve() == (tmp_path / "good").resolve()
-    assert "now the default" in good["default"]
+    assert "now the default" in good.default
     poor = train_model("spacy", schema, files["poor"], files["dev"], tmp_path / "poor", max_epochs=1)
-    assert poor["metrics"]["dev"]["micro"]["f1"] < good["metrics"]["dev"]["micro"]["f1"]
+    assert (poor.meta.micro_f1() or 0) < (good.meta.micro_f1() or 0)
     assert default_model_dir().resolve() == (tmp_path / "good").resolve()
-    assert "stays" in poor["default"] and (tmp_path / "poor" / "vner-model.json").is_file()
+    assert "stays" in poor.default and (tmp_path / "poor" / "vner-model.json").is_file()
     train_model("spacy", schema, files["poor"], files["dev"], tmp_path / "poor2", max_epochs=1, promote="always")
     assert default_model_dir().resolve() == (tmp_path / "poor2").resolve()
 

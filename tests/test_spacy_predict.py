@@ -21,11 +21,11 @@ SEEDS = read_documents(BUNDLED_GOLD_FILE)
 
 def test_model_directory_describes_itself(seed_model: Path) -> None:
     meta = read_meta(seed_model)
-    assert meta["engine"] == "spacy"
-    assert [label["name"] for label in meta["schema"]["labels"]] == list(load_schema().names)
-    assert meta["data"]["train"]["documents"] == 4 and len(meta["data"]["train"]["sha256"]) == 64
-    assert set(meta["metrics"]["dev"]["per_label"]) == set(load_schema().names)
-    assert "spacy" in meta["versions"]
+    assert meta.engine == "spacy" and meta.format_version == 1
+    assert meta.schema.names == load_schema().names
+    assert meta.data["train"].documents == 4 and len(meta.data["train"].sha256) == 64
+    assert set(meta.metrics["dev"]["per_label"]) == set(load_schema().names)
+    assert "spacy" in meta.versions
     card = (seed_model / "README.md").read_text(encoding="utf-8")
     assert "Dev scores" in card and "OFFICIAL" in card
 

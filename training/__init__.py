@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from corpus.schema import LabelSchema
     from corpus.scoring import Scores
     from models.base import NerModel
+    from training.run import TrainedModel
 
 ENGINES = ("spacy", "transformers")  # what `vner train` can train
 PROMOTE = ("if-better", "always", "never")  # when a newly trained model becomes the default (LATEST)
@@ -21,7 +22,7 @@ PROMOTE = ("if-better", "always", "never")  # when a newly trained model becomes
 
 def train_model(
     engine: str, schema: LabelSchema, train_path: Path, dev_path: Path, out_dir: Path, **options: Any
-) -> dict[str, Any]:
+) -> TrainedModel:
     """Train ``engine`` and write the model directory ``out_dir``; returns its meta (see ``training.run``)."""
     from training.run import train_model as run
 

@@ -37,7 +37,7 @@ def bench_training(engine: str, train: Path, dev: Path, out: Path, options: dict
     """Train, then evaluate on ``dev``; the figures as a JSON-safe dict."""
     train_words = sum(len(d.text.split()) for d in read_documents(train))
     started, cpu_started = time.perf_counter(), time.process_time()
-    meta = train_model(engine, load_schema(), train, dev, out, promote="never", **options)
+    meta = train_model(engine, load_schema(), train, dev, out, promote="never", **options).meta
     train_seconds = time.perf_counter() - started  # includes writing the model dir and its dev scores
     train_cpu_seconds = time.process_time() - cpu_started
     train_rss = peak_rss_mb()
@@ -49,8 +49,8 @@ def bench_training(engine: str, train: Path, dev: Path, out: Path, options: dict
     return {
         "engine": engine,
         "model": str(out),
-        "options": meta["training"],
-        "train_documents": meta["data"]["train"]["documents"],
+        "options": meta.training,
+        "train_documents": meta.data["train"].documents,
         "train_words": train_words,
         "train_seconds": round(train_seconds, 1),
         "train_cpu_seconds": round(train_cpu_seconds, 1),  # all threads; near the wall time of a 1-thread run

@@ -99,11 +99,11 @@ def train_command(
                    "overrides": _overrides(spacy_set)}
     from training.run import train_model  # spaCy and torch load only when training
 
-    meta = train_model(engine, schema, train, dev, out_dir, promote=promote, **options)
-    err_console.print(meta["alignment"])
-    err_console.print(meta["default"])
-    dev_scores = meta["metrics"]["dev"]["micro"]
-    console.print(f"model -> {out_dir}  (dev micro F1 {dev_scores['f1']:.3f}, {meta['training']['seconds']} s)")
+    trained = train_model(engine, schema, train, dev, out_dir, promote=promote, **options)
+    meta = trained.meta
+    err_console.print(meta.alignment)
+    err_console.print(trained.default)
+    console.print(f"model -> {out_dir}  (dev micro F1 {meta.micro_f1('dev'):.3f}, {meta.training['seconds']} s)")
 
 
 def evaluate_command(

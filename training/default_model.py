@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from corpus.gold import read_gold
 from corpus.jsonl import write_documents
 from corpus.paths import shared_dir
 from corpus.schema import load_schema
-from models.card import write_meta
+from models.card import ModelMeta, write_meta
 from models.loading import BUNDLED_MODEL_DIR
 from training.model_card import write_card
 from training.run import describe_file, train_model
@@ -40,25 +41,25 @@ def _combined(paths: list[Path], out: Path) -> Path:
     return out
 
 
-def build_default_model(gold_dir: Path, out_dir: Path = BUNDLED_MODEL_DIR, work: Path | None = None) -> dict[str, Any]:
+def build_default_model(gold_dir: Path, out_dir: Path = BUNDLED_MODEL_DIR, work: Path | None = None) -> ModelMeta:
     """Train the held-out and the shipped model; write the shipped one to ``out_dir``; returns its meta."""
     files = {name: gold_dir / f"{name}.jsonl" for name in GOLD_FILES}
     schema = load_schema()
     with tempfile.TemporaryDirectory(prefix="vner-default-") as tmp:
         scratch = Path(work or tmp)
         train = _combined([files["train"], files["seeds"]], scratch / "train+seeds.jsonl")
-        held_out = train_model("spacy", schema, train, files["dev"], scratch / "held-out", promote="never", **RECIPE)
+        held_out = train_model("spacy", schema, train, files["dev"], scratch / "held-out", promote="never",
+                               **RECIPE).meta
         everything = _combined(list(files.values()), scratch / "all.jsonl")
         shipped = train_model("spacy", schema, everything, files["seeds"], scratch / "shipped", promote="never",
-                              **RECIPE)
-        meta = {
-            **shipped,
-            "data": {name: describe_file(path, read_gold(path, schema)) for name, path in files.items()},
-            "metrics": {"dev": held_out["metrics"]["dev"]},
-            "note": "Trained on train + dev + seeds. The dev scores below come from the same recipe trained on "
-                    "train + seeds, with dev held out.",
-        }
-        meta.pop("default", None)
+                              **RECIPE).meta
+        meta = replace(
+            shipped,
+            data={name: describe_file(path, read_gold(path, schema)) for name, path in files.items()},
+            metrics={"dev": held_out.metrics["dev"]},
+            note="Trained on train + dev + seeds. The dev scores below come from the same recipe trained on "
+                 "train + seeds, with dev held out.",
+        )
         write_meta(scratch / "shipped", meta)
         write_card(scratch / "shipped", meta)
         with staged_dir(out_dir) as staging:
@@ -73,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     meta = build_default_model((args.shared or shared_dir()) / "gold", args.out)
     size = sum(path.stat().st_size for path in args.out.rglob("*") if path.is_file())
-    dev = meta["metrics"]["dev"]
+    dev = meta.metrics["dev"]
     print(f"default model -> {args.out} ({size / 2**20:.1f} MB); held-out dev micro F1 {dev['micro']['f1']:.3f}; "
           + ", ".join(f"{label} {row['f1']:.3f}" for label, row in dev["per_label"].items()))
 

@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from models.card import ModelMeta
 
 
-def render_card(meta: dict[str, Any]) -> str:
-    data, metrics = meta.get("data", {}), meta.get("metrics", {})
+def render_card(meta: ModelMeta) -> str:
     lines = [
-        f"# vner model: {meta['engine']}",
+        f"# vner model: {meta.engine}",
         "",
-        f"Vietnamese NER for local-government news, trained {meta.get('created', '?')} by `vner train`.",
+        f"Vietnamese NER for local-government news, trained {meta.created or '?'} by `vner train`.",
         "",
-        *([meta["note"], ""] if meta.get("note") else []),
+        *([meta.note, ""] if meta.note else []),
         "## Labels",
         "",
-        *(f"- **{label['name']}**: {label['description']}" for label in meta["schema"]["labels"]),
+        *(f"- **{label.name}**: {label.description}" for label in meta.schema.labels),
         "",
         "## Data",
         "",
         "| split | file | sha256 | documents | entities |",
         "|---|---|---|---|---|",
         *(
-            f"| {name} | {part['path']} | `{part['sha256'][:12]}` | {part['documents']} | {part['entities']} |"
-            for name, part in data.items()
+            f"| {name} | {part.path} | `{part.sha256[:12]}` | {part.documents} | {part.entities} |"
+            for name, part in meta.data.items()
         ),
         "",
-        f"Alignment: {meta.get('alignment', 'n/a')}",
+        f"Alignment: {meta.alignment or 'n/a'}",
         "",
     ]
-    dev = metrics.get("dev")
+    dev = meta.metrics.get("dev")
     if dev:
         lines += [
             "## Dev scores (strict character spans)",
@@ -49,11 +49,11 @@ def render_card(meta: dict[str, Any]) -> str:
     lines += [
         "## Training",
         "",
-        *(f"- {key}: {value}" for key, value in meta.get("training", {}).items()),
+        *(f"- {key}: {value}" for key, value in meta.training.items()),
         "",
         "## Versions",
         "",
-        *(f"- {key} {value}" for key, value in meta.get("versions", {}).items()),
+        *(f"- {key} {value}" for key, value in meta.versions.items()),
         "",
         "Load it with `from models import load_model, predict`; `predict(text, model=DIR)`.",
         "",
@@ -61,7 +61,7 @@ def render_card(meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_card(model_dir: Path, meta: dict[str, Any]) -> Path:
+def write_card(model_dir: Path, meta: ModelMeta) -> Path:
     path = model_dir / "README.md"
     path.write_text(render_card(meta), encoding="utf-8")
     return path

@@ -7,6 +7,7 @@ import os
 import platform
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -16,7 +17,7 @@ from corpus.document import Document
 from corpus.files import staged_dir
 from corpus.gold import GoldError, GoldProblem, read_gold
 from corpus.schema import LabelSchema
-from models.card import ModelDirError, read_meta, write_meta
+from models.card import DataFile, ModelDirError, ModelMeta, read_meta, write_meta
 from models.loading import latest_pointer, recorded_default
 from training import ENGINES, PROMOTE
 from training.evaluate import evaluate
@@ -25,14 +26,22 @@ from training.model_card import write_card
 from training.spacy_train import train_spacy
 
 
-def describe_file(path: Path, docs: Sequence[Document]) -> dict[str, Any]:
+def describe_file(path: Path, docs: Sequence[Document]) -> DataFile:
     """Path, content hash and size of a gold file (recorded in a model's meta and card)."""
-    return {
-        "path": str(path),
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "documents": len(docs),
-        "entities": sum(len(d.spans) for d in docs),
-    }
+    return DataFile(
+        path=str(path),
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        documents=len(docs),
+        entities=sum(len(d.spans) for d in docs),
+    )
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What :func:`train_model` wrote (``meta``, as in ``vner-model.json``) and what it did to the default model."""
+
+    meta: ModelMeta
+    default: str
 
 
 def _versions() -> dict[str, str]:
@@ -56,7 +65,7 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def dev_f1(model_dir: Path, dev: dict[str, Any], dev_docs: Sequence[Document]) -> float | None:
+def dev_f1(model_dir: Path, dev: DataFile, dev_docs: Sequence[Document]) -> float | None:
     """Micro F1 of ``model_dir`` on the dev file described by ``dev`` (:func:`describe_file`); None if it won't load.
 
     A model whose card records scores on a file with the same content is not scored again: its
@@ -64,15 +73,16 @@ def dev_f1(model_dir: Path, dev: dict[str, Any], dev_docs: Sequence[Document]) -
     """
     try:
         meta = read_meta(model_dir)
-        if meta.get("data", {}).get("dev", {}).get("sha256") == dev["sha256"] and "dev" in meta.get("metrics", {}):
-            return float(meta["metrics"]["dev"]["micro"]["f1"])
+        recorded, f1 = meta.data.get("dev"), meta.micro_f1("dev")
+        if recorded is not None and recorded.sha256 == dev.sha256 and f1 is not None:
+            return f1
         return evaluate(str(model_dir), dev_docs)[0].micro()["f1"]
     except (ModelDirError, OSError):
         return None
 
 
 def promote_to_default(
-    model_dir: Path, dev: dict[str, Any], dev_docs: Sequence[Document], f1: float, *, when: str = "if-better"
+    model_dir: Path, dev: DataFile, dev_docs: Sequence[Document], f1: float, *, when: str = "if-better"
 ) -> str:
     """Point ``LATEST`` at ``model_dir`` as ``when`` says; returns what it did.
 
@@ -106,13 +116,13 @@ def train_model(
     *,
     promote: str = "if-better",
     **options: Any,
-) -> dict[str, Any]:
+) -> TrainedModel:
     """Train ``engine`` on ``train_path``, score it on ``dev_path``, write model dir; returns its meta.
 
     Both files are checked first (:func:`corpus.gold.read_gold`). The model is built in a staging
     directory that replaces ``out_dir`` only once trained and scored, and it becomes the default
     model (``LATEST``) as ``promote`` says (:func:`promote_to_default`: by default only if it does
-    not score worse on dev than the current one; ``meta["default"]`` says what happened). ``options`` go to the
+    not score worse on dev than the current one; ``default`` says what happened). ``options`` go to the
     engine's trainer as they are: ``train_spacy`` (max_epochs, seed, ...) or ``train_hf``
     (backbone, epochs, lr, batch_size, precision, ...). The transformers trainer reports its
     resolved settings, which are recorded instead.
@@ -133,19 +143,19 @@ def train_model(
         else:
             report, settings = train_spacy(train_docs, dev_docs, schema, work, **options), options
         seconds = time.perf_counter() - started
-        meta: dict[str, Any] = {
-            "engine": engine,
-            "schema": schema.to_dict(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "data": {"train": describe_file(train_path, train_docs), "dev": describe_file(dev_path, dev_docs)},
-            "alignment": report.summary(),
-            "training": {**_json_safe(settings), "seconds": round(seconds, 1)},
-            "versions": _versions(),
-        }
+        meta = ModelMeta(
+            engine=engine,
+            schema=schema,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            data={"train": describe_file(train_path, train_docs), "dev": describe_file(dev_path, dev_docs)},
+            alignment=report.summary(),
+            training={**_json_safe(settings), "seconds": round(seconds, 1)},
+            versions=_versions(),
+        )
         write_meta(work, meta)
         scores, _ = evaluate(str(work), dev_docs)
-        meta["metrics"] = {"dev": scores.to_dict()}
+        meta = replace(meta, metrics={"dev": scores.to_dict()})
         write_meta(work, meta)
         write_card(work, meta)
-    meta["default"] = promote_to_default(out_dir, meta["data"]["dev"], dev_docs, scores.micro()["f1"], when=promote)
-    return meta
+    default = promote_to_default(out_dir, meta.data["dev"], dev_docs, scores.micro()["f1"], when=promote)
+    return TrainedModel(meta, default)

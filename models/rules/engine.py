@@ -6,11 +6,11 @@ import hashlib
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from corpus.document import Span
 from corpus.schema import LabelSchema, load_schema
 from models.base import NerModel
+from models.card import ModelMeta
 from models.rules.candidates import Candidate, resolve, trim
 from models.rules.document import document_candidates
 from models.rules.lexicon import DATA_DIR, WordLists, tokenize
@@ -54,12 +54,11 @@ class RulesModel(NerModel):
     thread_safe = True  # read-only after construction
 
     def __init__(
-        self, path: str | Path | None = None, meta: dict[str, Any] | None = None, schema: LabelSchema | None = None
+        self, path: str | Path | None = None, meta: ModelMeta | None = None, schema: LabelSchema | None = None
     ):
         schema = schema or load_schema()
         data_dir = Path(path) if path is not None and (Path(path) / "titles.txt").is_file() else DATA_DIR
-        meta = {"engine": ENGINE, "schema": schema.to_dict(), **(meta or {})}
-        super().__init__(data_dir, meta, schema)
+        super().__init__(data_dir, meta or ModelMeta(engine=ENGINE, schema=schema), schema)
         self.rules = Rules(data_dir)
 
     @property
