@@ -17,6 +17,9 @@ from corpus.scoring import score
 from models import predict
 from models.card import read_meta
 
+# three articles make two or three batches of the versioned config's 400-1500 words: too few steps to learn
+SMALL_BATCHES = {"training.batcher.size.start": 100, "training.batcher.size.stop": 300}
+
 
 def test_bench_reports_throughput_latency_and_memory(seed_model: Path) -> None:
     run = subprocess.run(
@@ -38,13 +41,13 @@ def test_training_bench_reports_time_memory_and_scores(tmp_path: Path) -> None:
     write_documents(tmp_path / "dev.jsonl", seeds[4:])
     run = subprocess.run(
         [sys.executable, "-m", "training.bench", "--engine", "spacy", "--train", str(tmp_path / "train.jsonl"),
-         "--dev", str(tmp_path / "dev.jsonl"), "--out", str(tmp_path / "model"), "--set", "max_epochs=3",
-         "--set", "rare_repeats=1"],
+         "--dev", str(tmp_path / "dev.jsonl"), "--out", str(tmp_path / "model"), "--set", "max_epochs=6",
+         "--set", "rare_repeats=1", "--set", f"overrides={json.dumps(SMALL_BATCHES)}"],
         capture_output=True, text=True, check=True, env={**os.environ, "VNER_HOME": str(tmp_path / "home")},
     )
     figures = json.loads(run.stdout)
     assert figures["engine"] == "spacy" and figures["train_documents"] == 3
-    assert figures["options"]["max_epochs"] == 3 and figures["options"]["rare_repeats"] == 1  # --set arrived
+    assert figures["options"]["max_epochs"] == 6 and figures["options"]["rare_repeats"] == 1  # --set arrived
     assert figures["train_words"] == sum(len(d.text.split()) for d in seeds[:3])
     assert figures["train_seconds"] > 0 and figures["train_peak_rss_mb"] > 50
     assert figures["eval_words"] == len(seeds[4].text.split()) and figures["eval_words_per_second"] > 0

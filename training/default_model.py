@@ -25,8 +25,8 @@ from corpus.files import staged_dir
 from corpus.gold import read_gold
 from corpus.jsonl import write_documents
 from corpus.paths import shared_dir
-from corpus.schema import load_schema
-from models.card import ModelMeta, write_meta
+from corpus.schema import LabelSchema, load_schema
+from models.card import DataFile, ModelMeta, write_meta
 from models.loading import BUNDLED_MODEL_DIR
 from training.model_card import write_card
 from training.run import describe_file, train_model
@@ -39,6 +39,12 @@ def _combined(paths: list[Path], out: Path) -> Path:
     schema = load_schema()
     write_documents(out, [doc for path in paths for doc in read_gold(path, schema)])
     return out
+
+
+def _described(path: Path, schema: LabelSchema) -> DataFile:
+    """The file's hash and size, its path relative to the shared data (the builder's absolute path means nothing
+    to a reader of the committed card)."""
+    return replace(describe_file(path, read_gold(path, schema)), path=f"{path.parent.name}/{path.name}")
 
 
 def build_default_model(gold_dir: Path, out_dir: Path = BUNDLED_MODEL_DIR, work: Path | None = None) -> ModelMeta:
@@ -55,7 +61,7 @@ def build_default_model(gold_dir: Path, out_dir: Path = BUNDLED_MODEL_DIR, work:
                               **RECIPE).meta
         meta = replace(
             shipped,
-            data={name: describe_file(path, read_gold(path, schema)) for name, path in files.items()},
+            data={name: _described(path, schema) for name, path in files.items()},
             metrics={"dev": held_out.metrics["dev"]},
             note="Trained on train + dev + seeds. The dev scores below come from the same recipe trained on "
                  "train + seeds, with dev held out.",
