@@ -44,9 +44,10 @@ default-model: install
 
 # `make test` lints everything, checks the formatting of the files already formatted (FORMATTED;
 # `ruff format` a file before adding it) and the types of corpus/ and models/, then runs the tests.
-FORMATTED := corpus models/rules models/service.py models/service_bench.py models/workers.py tests/test_cli_errors.py \
-	tests/test_dependencies.py tests/test_gold.py tests/test_ingest.py tests/test_rules_engine.py tests/test_service.py \
-	tests/test_text.py
+FORMATTED := corpus models/rules models/card.py models/batch.py models/batch_bench.py models/batch_input.py \
+	models/batch_output.py models/dask_runner.py models/service.py models/service_bench.py models/workers.py \
+	tests/test_card.py tests/test_cli_errors.py tests/test_dependencies.py tests/test_gold.py \
+	tests/test_ingest.py tests/test_rules_engine.py tests/test_service.py tests/test_text.py
 
 test: install
 	$(BIN)/ruff check .

@@ -137,7 +137,7 @@ def dev_f1(model: HFModel, docs: Sequence[Document]) -> float:
     from training.evaluate import predict_documents
 
     predicted = predict_documents(model, docs)
-    return score(model.schema.names, zip((d.spans for d in docs), predicted)).micro()["f1"]
+    return score(model.schema.names, zip((d.spans for d in docs), predicted, strict=True)).micro()["f1"]
 
 
 def write_learning_curve(history: Sequence[dict[str, Any]], path: Path, best_epoch: int | None = None) -> Path:
