@@ -25,11 +25,17 @@ def latest_pointer() -> Path:
     return models_dir() / LATEST_FILE
 
 
-def recorded_default() -> Path | None:
-    """The default model when ``$VNER_MODEL`` is not set: the one ``vner train`` recorded, else the bundled one."""
+def trained_default() -> Path | None:
+    """The model ``vner train`` last made the default (``LATEST``), if any."""
     pointer = latest_pointer()
-    if pointer.is_file():
-        return Path(pointer.read_text(encoding="utf-8").strip())
+    return Path(pointer.read_text(encoding="utf-8").strip()) if pointer.is_file() else None
+
+
+def recorded_default() -> Path | None:
+    """The default model when ``$VNER_MODEL`` is not set: :func:`trained_default`, else the bundled one."""
+    trained = trained_default()
+    if trained is not None:
+        return trained
     return BUNDLED_MODEL_DIR if (BUNDLED_MODEL_DIR / META_FILE).is_file() else None
 
 

@@ -11,17 +11,11 @@ from corpus.gold import GoldError
 from corpus.jsonl import read_documents, write_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 from corpus.schema import load_schema
-from models.loading import default_model_dir, latest_pointer
+from models.loading import BUNDLED_MODEL_DIR, default_model_dir, latest_pointer
 from training.run import train_model
 from training.spacy_train import SpacyTrainingError
 
 SEEDS = read_documents(BUNDLED_GOLD_FILE)
-
-
-@pytest.fixture(autouse=True)
-def no_shipped_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests start without a default model: the shipped one (trained on these seeds) would beat every model."""
-    monkeypatch.setattr("models.loading.BUNDLED_MODEL_DIR", tmp_path / "no-shipped-model")
 
 
 @pytest.fixture()
@@ -37,8 +31,9 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 def test_a_worse_model_does_not_replace_the_default_unless_asked(files: dict[str, Path], tmp_path: Path) -> None:
     schema = load_schema()
+    assert default_model_dir() == BUNDLED_MODEL_DIR  # nothing trained yet: the shipped model, trained on these seeds
     good = train_model("spacy", schema, files["good"], files["dev"], tmp_path / "good", max_epochs=12)
-    assert default_model_dir().resolve() == (tmp_path / "good").resolve()
+    assert default_model_dir().resolve() == (tmp_path / "good").resolve()  # though the shipped one scores better
     assert "now the default" in good.default
     poor = train_model("spacy", schema, files["poor"], files["dev"], tmp_path / "poor", max_epochs=1)
     assert (poor.meta.micro_f1() or 0) < (good.meta.micro_f1() or 0)

@@ -18,7 +18,7 @@ from corpus.files import staged_dir
 from corpus.gold import GoldError, GoldProblem, read_gold
 from corpus.schema import LabelSchema
 from models.card import DataFile, ModelDirError, ModelMeta, read_meta, write_meta
-from models.loading import latest_pointer, recorded_default
+from models.loading import latest_pointer, trained_default
 from training import ENGINES, PROMOTE
 from training.evaluate import evaluate
 from training.hf_train import train_hf
@@ -69,7 +69,7 @@ def dev_f1(model_dir: Path, dev: DataFile, dev_docs: Sequence[Document]) -> floa
     """Micro F1 of ``model_dir`` on the dev file described by ``dev`` (:func:`describe_file`); None if it won't load.
 
     A model whose card records scores on a file with the same content is not scored again: its
-    record is the figure (for the bundled model, trained on dev too, the record is its held-out score).
+    record is the figure.
     """
     try:
         meta = read_meta(model_dir)
@@ -86,14 +86,16 @@ def promote_to_default(
 ) -> str:
     """Point ``LATEST`` at ``model_dir`` as ``when`` says; returns what it did.
 
-    ``if-better``: unless the current default (:func:`~models.loading.recorded_default`) scores better on the same
-    dev file (:func:`dev_f1`); a default that no longer loads is replaced.
+    ``if-better``: unless the model trained before (:func:`~models.loading.trained_default`) scores better on
+    the same dev file (:func:`dev_f1`); a default that no longer loads is replaced. The shipped model is never
+    compared: it is what ``predict`` uses until a first model is trained, and a dev file drawn from its own
+    training data (the seeds, the shared gold) would keep it the default for ever.
     """
     if when not in PROMOTE:
         raise ValueError(f"promote must be one of {', '.join(PROMOTE)}, not {when!r}")
     if when == "never":
         return f"{model_dir} written; the default model is unchanged"
-    current = recorded_default()
+    current = trained_default()
     if current is not None and when == "if-better" and current.resolve() != model_dir.resolve():
         old_f1 = dev_f1(current, dev, dev_docs)
         if old_f1 is not None and f1 < old_f1:
