@@ -45,6 +45,14 @@ def _member(studio: Studio, email: str, role: str = "annotator") -> StudioClient
     return StudioClient(studio.url, token)
 
 
+def _annotate_as_gold(client: StudioClient, task_id: int, doc: Document) -> None:
+    """Submit ``doc``'s gold spans as the annotation of task ``task_id``."""
+    client.create_annotation(task_id, [
+        {"from_name": "label", "to_name": "text", "type": "labels",
+         "value": {"start": s.start, "end": s.end, "text": doc.text[s.start:s.end], "labels": [s.label]}}
+        for s in doc.spans])
+
+
 def _scores(client: StudioClient, project_id: int, version: str) -> dict[int, list[float]]:
     found: dict[int, list[float]] = {}
     for prediction in client.sdk.predictions.list(project=project_id):
@@ -158,11 +166,7 @@ def test_start_training_retrains_in_the_background_and_swaps_the_model(
             httpx.Client(base_url=url, auth=(BACKEND_USER, credentials.password), trust_env=False, timeout=30) as http:
         project_id = admin.project_id(title)
         by_doc = admin.task_index(project_id).by_doc_id
-        text = SEEDS[3].text
-        admin.create_annotation(by_doc[SEEDS[3].id], [
-            {"from_name": "label", "to_name": "text", "type": "labels",
-             "value": {"start": s.start, "end": s.end, "text": text[s.start:s.end], "labels": [s.label]}}
-            for s in SEEDS[3].spans])
+        _annotate_as_gold(admin, by_doc[SEEDS[3].id], SEEDS[3])
         _ok(run_cli(["studio", "connect", "--url", url, "--project", title, "--port", str(studio.settings.port)], env))
         [ml] = admin.sdk.ml.list(project=project_id)
         assert http.get("/health").json()["training"] == {"state": "idle", "runs": 0}
@@ -210,11 +214,7 @@ def test_retrain_command_hot_reloads_the_connected_backend(studio: Studio, weak_
             httpx.Client(base_url=url, auth=(BACKEND_USER, credentials.password), trust_env=False, timeout=30) as http:
         project_id = admin.project_id(title)
         by_doc = admin.task_index(project_id).by_doc_id
-        text = SEEDS[3].text
-        admin.create_annotation(by_doc[SEEDS[3].id], [
-            {"from_name": "label", "to_name": "text", "type": "labels",
-             "value": {"start": s.start, "end": s.end, "text": text[s.start:s.end], "labels": [s.label]}}
-            for s in SEEDS[3].spans])
+        _annotate_as_gold(admin, by_doc[SEEDS[3].id], SEEDS[3])
         _ok(run_cli(["studio", "connect", "--url", url, "--project", title, *port], env))
         [ml] = admin.sdk.ml.list(project=project_id)
         assert ml.title == old
