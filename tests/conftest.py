@@ -22,6 +22,12 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture()
+def no_shipped_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hide the model shipped in models/data/default-model, as on a checkout without one."""
+    monkeypatch.setattr("models.loading.BUNDLED_MODEL_DIR", tmp_path / "no-shipped-model")
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """The shared data folder; tests that need it are skipped, with the reason, when it is absent."""

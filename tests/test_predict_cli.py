@@ -164,8 +164,8 @@ def test_corpus_mode_checks_its_options(seed_model: Path, tmp_path: Path) -> Non
     assert nothing.exit_code == 2 and "--corpus" in nothing.output
 
 
-def test_serve_without_a_model_fails_with_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("models.loading.BUNDLED_MODEL_DIR", tmp_path / "no-shipped-model")
+@pytest.mark.usefixtures("no_shipped_model")
+def test_serve_without_a_model_fails_with_a_clear_message() -> None:
     result = vner("serve", "--port", "0")
     assert result.exit_code == 1
     assert "cannot start" in result.stderr and "vner train" in result.stderr

@@ -223,8 +223,8 @@ def test_openapi_docs(server: str) -> None:
     assert {"413", "422"} <= set(spec["paths"]["/predict"]["post"]["responses"])
 
 
-def test_no_model_fails_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("models.loading.BUNDLED_MODEL_DIR", tmp_path / "no-shipped-model")
+@pytest.mark.usefixtures("no_shipped_model")
+def test_no_model_fails_at_once() -> None:
     with pytest.raises(ModelDirError, match="vner train"):
         create_app()
     with pytest.raises(ModelDirError, match="not a model directory"):

@@ -68,8 +68,8 @@ def test_non_strings_get_a_type_error(seed_model: Path, bad: object) -> None:
         predict(bad, seed_model)  # type: ignore[arg-type]
 
 
-def test_no_default_model_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("models.loading.BUNDLED_MODEL_DIR", tmp_path / "no-shipped-model")
+@pytest.mark.usefixtures("no_shipped_model")
+def test_no_default_model_says_what_to_do() -> None:
     with pytest.raises(ModelDirError, match="vner train"):
         predict("Huyện ủy Hậu Lộc")
 
