@@ -45,6 +45,17 @@ def _member(studio: Studio, email: str, role: str = "annotator") -> StudioClient
     return StudioClient(studio.url, token)
 
 
+def _retrain_project(studio: Studio, tmp_path: Path, title: str) -> tuple[Path, Path]:
+    """Project ``title`` with SEEDS[3] and EXTRA[1] as tasks; returns the base (three seeds) and dev gold files."""
+    base, dev = tmp_path / "base.jsonl", tmp_path / "dev.jsonl"
+    write_documents(base, SEEDS[:3])
+    write_documents(dev, SEEDS[4:])
+    write_documents(tmp_path / "tasks.jsonl", [SEEDS[3], EXTRA[1]])
+    _ok(studio_cli(studio, "init", "--title", title))
+    _ok(studio_cli(studio, "push", "--project", title, "--store", str(tmp_path / "tasks.jsonl")))
+    return base, dev
+
+
 def _annotate_as_gold(client: StudioClient, task_id: int, doc: Document) -> None:
     """Submit ``doc``'s gold spans as the annotation of task ``task_id``."""
     client.create_annotation(task_id, [
@@ -150,12 +161,7 @@ def test_start_training_retrains_in_the_background_and_swaps_the_model(
     studio: Studio, weak_model: Path, tmp_path: Path
 ) -> None:
     title = "vner test retrain"
-    base, dev = tmp_path / "base.jsonl", tmp_path / "dev.jsonl"
-    write_documents(base, SEEDS[:3])
-    write_documents(dev, SEEDS[4:])
-    write_documents(tmp_path / "tasks.jsonl", [SEEDS[3], EXTRA[1]])
-    _ok(studio_cli(studio, "init", "--title", title))
-    _ok(studio_cli(studio, "push", "--project", title, "--store", str(tmp_path / "tasks.jsonl")))
+    base, dev = _retrain_project(studio, tmp_path, title)
     credentials = BackendCredentials(BACKEND_USER, "retrain-test-password", "test")
     plan = RetrainPlan(base, dev, "spacy", {"max_epochs": 3, "seed": 1}, out_root=tmp_path / "runs")
     app = create_backend_app(weak_model, credentials=credentials, retrain_plan=plan, project_title=title,
@@ -199,12 +205,7 @@ def test_start_training_retrains_in_the_background_and_swaps_the_model(
 def test_retrain_command_hot_reloads_the_connected_backend(studio: Studio, weak_model: Path, tmp_path: Path) -> None:
     """`vner studio retrain` beats the model the backend serves, which then serves the new one without a restart."""
     title = "vner test retrain command"
-    base, dev = tmp_path / "base.jsonl", tmp_path / "dev.jsonl"
-    write_documents(base, SEEDS[:3])
-    write_documents(dev, SEEDS[4:])
-    write_documents(tmp_path / "tasks.jsonl", [SEEDS[3], EXTRA[1]])
-    _ok(studio_cli(studio, "init", "--title", title))
-    _ok(studio_cli(studio, "push", "--project", title, "--store", str(tmp_path / "tasks.jsonl")))
+    base, dev = _retrain_project(studio, tmp_path, title)
     credentials = BackendCredentials(BACKEND_USER, "retrain-command-password", "test")
     app = create_backend_app(weak_model, credentials=credentials)  # no training plan: the command trains
     old = app.state.model_version
