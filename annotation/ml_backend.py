@@ -14,10 +14,12 @@ backend over plain HTTP + JSON; this module answers exactly what it sends:
   "project", "label_config", "params": {"login", "password", "context"}}``; each task is the
   whole serialized task (``id``, ``data``, ``annotations``, ``predictions``, ...). The answer must
   be ``{"results": [...]}`` with exactly one item per task, in order (otherwise Label Studio
-  retries task by task or stores nothing); each item is ``{"result": [regions], "score",
-  "model_version"}``. Label Studio stores them as predictions (``model_version`` defaults to the
-  one from ``/setup``) and, on the next run, skips tasks that already hold a prediction of the
-  model version ``/setup`` reports: so ``/predict`` uses that very version.
+  retries task by task or stores nothing); each item is ``{"result": [regions, then arrows],
+  "score", "model_version"}``, an arrow being ``{"type": "relation", "from_id", "to_id",
+  "direction": "right", "labels": [type]}`` between two region ids of the same list. Label
+  Studio stores them as predictions (``model_version`` defaults to the one from ``/setup``) and,
+  on the next run, skips tasks that already hold a prediction of the model version ``/setup``
+  reports: so ``/predict`` uses that very version.
 * ``POST /webhook``: adding a backend also registers ``<url>/webhook`` as a project webhook for
   every action with payload (ANNOTATION_CREATED, TASKS_CREATED, ...); the answer is not read. We
   count the events. The "Start Training" button sends ``{"action": "START_TRAINING", "project":
@@ -38,8 +40,12 @@ organization may edit the project's ML backends and webhooks (Community has no r
 The text is read from the task ``data`` key named by the ``value="$key"`` of the config's
 ``<Text name="text">`` object; spans are made by ``models.predict`` and turned into regions with
 ``annotation.tasks.prediction_payload`` (the conversion `vner studio push --pre-annotate` uses),
-so a pushed draft and a retrieved prediction of the same model have the same spans (a pushed
-draft also carries the model's HOLDS/PERIOD arrows; this backend does not send relations yet).
+so a pushed draft and a retrieved prediction of the same model have the same spans and arrows.
+Arrows are the relations ``models.predict(records=True)`` finds among the predicted entities
+(``models.relations``: HOLDS, PERIOD, the relation types of the label schema). They are sent
+only when the labeling config has a ``<Relations>`` block, and only of the ``<Relation>`` types it
+lists between regions of the labels it offers (a config without one gets regions only); a
+request without a config gets every relation type of the schema, as a pushed draft does.
 """
 
 from __future__ import annotations
@@ -64,12 +70,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from annotation.client import DEFAULT_PROJECT_TITLE
+from annotation.client import DEFAULT_PROJECT_TITLE, _entities_and_relations
 from annotation.labeling_config import FROM_NAME, TO_NAME
 from annotation.retrain import RetrainPlan
 from annotation.settings import BackendCredentials
-from annotation.tasks import prediction_payload
-from corpus.schema import LabelSchema, load_schema
+from annotation.tasks import is_relation_item, prediction_payload
+from corpus.schema import LabelSchema, load_schema, with_default_relations
 from models.base import NerModel
 from models.card import ModelDirError
 from models.loading import load_model
@@ -108,12 +114,14 @@ class ConfigTarget:
 
     data_key: str = TO_NAME
     labels: frozenset[str] | None = None  # None: no config given, every schema label
+    relations: frozenset[str] | None = None  # <Relation> types of <Relations>; None: no config given, every type
 
 
 @lru_cache(maxsize=64)
 def config_target(label_config: str | None) -> ConfigTarget:
-    """The data key of ``<Text name="text" value="$key">`` and the ``<Label>`` values of
-    ``<Labels name="label" toName="text">``; :class:`LabelConfigError` when either is missing."""
+    """The data key of ``<Text name="text" value="$key">``, the ``<Label>`` values of
+    ``<Labels name="label" toName="text">`` (:class:`LabelConfigError` when either is missing) and
+    the ``<Relation>`` values of the ``<Relations>`` blocks (none without such a block)."""
     if not label_config:
         return ConfigTarget()
     try:
@@ -138,7 +146,10 @@ def config_target(label_config: str | None) -> ConfigTarget:
     labels = frozenset(el.get("value", "") for el in controls[0].iter("Label") if el.get("value"))
     if not data_key:
         raise LabelConfigError(f'the "{TO_NAME}" object of the labeling config reads no data key (value="$")')
-    return ConfigTarget(data_key, labels)
+    relations = frozenset(
+        el.get("value", "") for block in root.iter("Relations") for el in block.iter("Relation") if el.get("value")
+    )
+    return ConfigTarget(data_key, labels, relations)
 
 
 # ----------------------------------------------------------------------------- model version
@@ -388,20 +399,33 @@ def create_backend_app(
                     413, f"{where}: text has {len(text):,} characters; this backend accepts at most {max_chars:,}"
                 )
             texts.append(text)
-        found = await serving.runner(texts)
+        # Relations only when the config offers arrows and the model's schema has relation types
+        # (as `vner studio push` decides with annotation.client.model_predictor).
+        with_relations = target.relations != frozenset() and bool(
+            with_default_relations(serving.model.schema).relations
+        )
+        found = await serving.runner(texts, records=with_relations)
         results = []
-        refused = 0
-        for text, entities in zip(texts, found, strict=True):
+        refused = arrows = 0
+        for text, answer in zip(texts, found, strict=True):
+            entities, relations = _entities_and_relations(answer)
             if target.labels is not None:
                 entities = [e for e in entities if e["label"] in target.labels]
-            payload, problems = prediction_payload(text, entities, version, schema)
+            if target.relations is not None:  # arrows the config cannot show are not sent (nor counted as refused)
+                kept = {(e["start"], e["end"]) for e in entities}
+                relations = [r for r in relations
+                             if r.type in target.relations and r.head in kept and r.tail in kept]
+            payload, problems = prediction_payload(text, entities, version, schema, relations)
             refused += len(problems)
+            arrows += sum(1 for item in payload["result"] if is_relation_item(item))
             results.append({"result": payload["result"], "score": payload.get("score"), "model_version": version})
+        items = sum(len(r["result"]) for r in results)
         stats["requests"] += 1
         stats["tasks"] += len(results)
-        stats["regions"] += sum(len(r["result"]) for r in results)
-        log.info("predicted %d tasks of project %s (%d regions, %d spans refused by the span rules)",
-                 len(results), body.project, sum(len(r["result"]) for r in results), refused)
+        stats["regions"] += items - arrows
+        stats["relations"] += arrows
+        log.info("predicted %d tasks of project %s (%d regions, %d relations, %d spans or relations refused by "
+                 "the annotation rules)", len(results), body.project, items - arrows, arrows, refused)
         return {"results": results, "model_version": version}
 
     def start_training(project_id: int | None, trigger: str) -> JSONResponse:

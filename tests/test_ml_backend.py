@@ -22,10 +22,11 @@ from studio_fixtures import Studio, run_cli, serve_backend, studio_client
 from annotation.labeling_config import FROM_NAME, TO_NAME, labeling_config
 from annotation.ml_backend import MODEL_CLASS, create_backend_app
 from annotation.settings import BACKEND_USER, ENV_BACKEND_PASSWORD, BackendCredentials
+from annotation.tasks import is_relation_item
 from corpus.document import Span
 from corpus.jsonl import read_documents, write_documents
 from corpus.paths import BUNDLED_GOLD_FILE
-from corpus.schema import load_schema
+from corpus.schema import LabelSchema, load_schema
 from corpus.spans import validate_spans
 from models import load_model, predict
 
@@ -94,7 +95,23 @@ def _expected(text: str, model) -> list[Span]:
 
 
 def _spans(result: list[dict]) -> list[Span]:
-    return [Span(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in result]
+    return [Span(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in _regions(result)]
+
+
+def _regions(result: list[dict]) -> list[dict]:
+    return [r for r in result if not is_relation_item(r)]
+
+
+def _arrows(result: list[dict]) -> list[tuple[str, str, str]]:
+    """(head text, type, tail text) of each relation item, after checking it points at regions of ``result``."""
+    regions = {r["id"]: r for r in _regions(result)}
+    arrows = []
+    for item in filter(is_relation_item, result):
+        assert item["from_id"] in regions and item["to_id"] in regions, item
+        assert item["direction"] == "right" and len(item["labels"]) == 1, item
+        head, tail = regions[item["from_id"]]["value"], regions[item["to_id"]]["value"]
+        arrows.append((head["text"], item["labels"][0], tail["text"]))
+    return arrows
 
 
 def _task(task_id: int, text: str, key: str = TO_NAME) -> dict:
@@ -130,9 +147,10 @@ def test_predict_tasks_in_order(http: httpx.Client, backend: Backend, seed_model
     for text, prediction in zip(texts, results, strict=True):
         assert prediction["model_version"] == backend.version
         assert _spans(prediction["result"]) == _expected(text, seed_model)
-        for region in prediction["result"]:
+        for region in _regions(prediction["result"]):
             assert (region["from_name"], region["to_name"], region["type"]) == (FROM_NAME, TO_NAME, "labels")
             assert region["value"]["text"] == text[region["value"]["start"]:region["value"]["end"]]
+        _arrows(prediction["result"])  # any arrow links two regions of the same result
     assert results[2]["result"]  # regions, not only empty answers
 
     # The text is read from the data key the <Text name="text"> object names.
@@ -174,6 +192,41 @@ def test_rules_engine_backend() -> None:
     assert _spans(prediction["result"]) == _expected(TEXT_B, "rules") != []
 
 
+def _config(**schema_changes) -> str:
+    """The labeling config of the label schema with some of its parts replaced (``labels``, ``relations``)."""
+    fields = {"name": SCHEMA.name, "labels": SCHEMA.labels, "relations": SCHEMA.relations} | schema_changes
+    return labeling_config(LabelSchema(**fields))
+
+
+def test_predict_sends_relation_arrows_only_to_a_config_with_relations() -> None:
+    holds = ("Vũ Thị Hà", "HOLDS", "Phó Chủ tịch UBND huyện")
+    assert "<Relations" in CONFIG and '<Relation value="HOLDS"' in CONFIG
+    with TestClient(create_backend_app("rules")) as client:
+        def predict_with(config: str) -> list[dict]:
+            answer = client.post("/predict", json={"tasks": [_task(1, TEXT_B)], "label_config": config})
+            assert answer.status_code == 200, answer.text
+            [prediction] = answer.json()["results"]
+            return prediction["result"]
+
+        result = predict_with(CONFIG)
+        assert _arrows(result) == [holds]  # the rules' HOLDS arrow, between two regions of the same list
+        assert _spans(result) == _expected(TEXT_B, "rules")
+        assert client.app.state.stats["relations"] == 1
+
+        without = predict_with(_config(relations=()))
+        assert "<Relations" not in _config(relations=())
+        assert not [item for item in without if is_relation_item(item)] and without == _regions(result)
+
+        # Only the types the config lists, only between regions of the labels it offers.
+        assert _arrows(predict_with(_config(relations=tuple(r for r in SCHEMA.relations if r.name != "HOLDS")))) == []
+        no_post = predict_with(_config(labels=tuple(label for label in SCHEMA.labels if label.name != "POSITION")))
+        assert _arrows(no_post) == [] and _regions(no_post) and "POSITION" not in {s.label for s in _spans(no_post)}
+
+        # Without a config (not Label Studio): every relation type of the schema, as a pushed draft has.
+        [bare] = client.post("/predict", json={"tasks": [_task(1, TEXT_B)]}).json()["results"]
+        assert bare["result"] == result
+
+
 # ----------------------------------------------------------------------------- Label Studio calls it
 
 
@@ -193,7 +246,7 @@ def _predictions(client, project_id: int) -> dict[int, list[dict]]:
 
 
 def test_label_studio_retrieves_predictions_from_the_backend(
-    studio: Studio, backend: Backend, seed_model: Path, tmp_path: Path
+    studio: Studio, backend: Backend, http: httpx.Client, seed_model: Path, tmp_path: Path
 ) -> None:
     title = "vner test ml backend"
     docs = read_documents(BUNDLED_GOLD_FILE)[:2]
@@ -242,13 +295,20 @@ def test_label_studio_retrieves_predictions_from_the_backend(
         assert backend.stats["tasks"] == predicted + 2  # nothing was asked of the backend
 
         texts = {task["id"]: task["data"]["text"] for task in client.export(project_id)}
+        arrows = 0
         for task_id, predictions in _predictions(client, project_id).items():
             [prediction] = predictions
             assert prediction["model_version"] == backend.version
             assert _spans(prediction["result"]) == _expected(texts[task_id], seed_model)
             assert all(r["value"]["text"] == texts[task_id][r["value"]["start"]:r["value"]["end"]]
-                       for r in prediction["result"])
+                       for r in _regions(prediction["result"]))
+            # The project's config (`vner studio init`) has <Relations>: Label Studio keeps the arrows sent.
+            [sent] = http.post("/predict", json={"tasks": [_task(task_id, texts[task_id])],
+                                                 "label_config": CONFIG}).json()["results"]
+            assert _arrows(prediction["result"]) == _arrows(sent["result"])
+            arrows += len(_arrows(prediction["result"]))
         assert any(predictions[0]["result"] for predictions in _predictions(client, project_id).values())
+        assert arrows  # the seed model, trained on these articles, links their officials to their posts
 
         # Adding the backend registered <url>/webhook, with the credential: a submitted annotation is reported.
         seen = backend.app.state.events["ANNOTATION_CREATED"]
