@@ -13,9 +13,11 @@ A post goes to one person: a post right before a name beats the first post in ap
 beats posts chained to either, which beat ", ông"; among equals the nearer name wins.
 
 PERIOD (FIGURE or TARGET -> DATE): each value is linked to one period stated in its sentence (a
-clause ending in ``.``, ``;`` or a line break): the one right after the value behind "đến",
-"vào", "trong" ("12% trở lên đến năm 2025"), else the nearest before it, else the nearest after
-it. Not periods: a comparison base ("so với năm 2022"), the date of an event ("phê duyệt năm
+clause ending in ``.``, ``;`` or a line break): the one right after the value, directly or behind
+"đến", "vào", "trong" ("12% trở lên đến năm 2025", "giảm từ 28,1% năm 2011"), which is then that
+value's alone; else the nearest other period before it; else the nearest after it, unless the
+value's own time is "now" ("hiện nay là 76%", "0,6 lần trong năm nay, đến năm 2020 ...").
+Not periods: a comparison base ("so với năm 2022"), the date of an event ("phê duyệt năm
 2009"), a day ("Ngày 3-4", "Sáng 5/1") unless it is a cut-off, a start or a point in time ("tính
 đến ngày 30/6", "từ ngày 1/7", "lúc 7h ngày 18-11"). A period inside parentheses serves only the
 values inside them. A DATE without a keyword, year or day/month and a value without a number
@@ -59,8 +61,11 @@ _CHAIN = re.compile(r"\s*(?:,|kiêm|, kiêm|và|-|–)\s*(?:(?:nguyên|kiêm)\s+
 _COMPARISON = re.compile(
     r"\bso\s+(?:với\s+)?(?:cùng\s+kỳ\s+|cùng\s+thời\s+điểm\s+|thời\s+điểm\s+|kỳ\s+)?(?:của\s+)?$", re.I
 )
-# Between a value and the period right after it, which is then its own ("12% trở lên đến năm 2025").
-_ATTACHED = re.compile(r"\s*(?:đến|tới|vào|trong|tính đến)\s+", re.I)
+# Between a value and the period right after it, which is then its own ("12% trở lên đến năm 2025",
+# "giảm từ 28,1% năm 2011").
+_ATTACHED = re.compile(r"\s*(?:(?:đến|tới|vào|trong|tính đến)\s+)?", re.I)
+# A value's time without a number ("đến nay đạt", "hiện nay là", "trong năm nay"): no DATE span, so no link.
+_DEICTIC = re.compile(r"\b(?:đến nay|tới nay|hiện nay|hiện tại|năm nay)\b", re.I)
 # An event: "phê duyệt năm 2009", "ban hành hồi tháng 3".
 _EVENT = re.compile(
     r"\b(?:phê duyệt|ban hành|ký|ký kết|thông qua|khởi công|động thổ|khánh thành|khai trương|thành lập|diễn ra"
@@ -182,16 +187,29 @@ def _periods(text: str, spans: Sequence[Span], sentence: _Sentences, value_label
             index = sentence.of(span.start)
             if _is_period(text, span, bounds[index][0]):
                 periods.setdefault(index, []).append(span)
+    values = [
+        value for value in spans
+        if value.label in value_labels and parse_value(text[value.start:value.end], value.label).number is not None
+    ]  # a value states a number ("Chỉ thị 40-CT/TW" tagged FIGURE is none)
+    owned = {}  # a period right after a value is that value's own ("28,1% năm 2011", "1,8 lần vào năm 2020")
+    for value in values:
+        after = [p for p in periods.get(sentence.of(value.start), []) if p.start >= value.end]
+        if after and _ATTACHED.fullmatch(text[value.end:after[0].start]):
+            owned[value] = after[0]
+    taken = set(owned.values())
     relations = []
-    for value in spans:
-        if value.label not in value_labels or parse_value(text[value.start:value.end], value.label).number is None:
-            continue  # not a value, or no number in it ("Chỉ thị 40-CT/TW" tagged FIGURE)
+    for value in values:
         index = sentence.of(value.start)
-        candidates = [p for p in periods.get(index, []) if _reachable(text, p, value, bounds[index])]
+        start, end = bounds[index]
+        candidates = [p for p in periods.get(index, []) if p not in taken and _reachable(text, p, value, bounds[index])]
         before = [p for p in candidates if p.end <= value.start]
         after = [p for p in candidates if p.start >= value.end]
-        attached = after and _ATTACHED.fullmatch(text[value.end:after[0].start])
-        chosen = after[0] if attached else before[-1] if before else after[0] if after else None
+        if value in owned:
+            chosen: Span | None = owned[value]
+        elif before:
+            chosen = before[-1]
+        else:  # the nearest after, unless "hiện nay ..." or "... trong năm nay" is the value's time
+            chosen = after[0] if after and not _DEICTIC.search(text[start:after[0].start]) else None
         if chosen:
             relations.append(Relation((value.start, value.end), (chosen.start, chosen.end), PERIOD))
     return relations

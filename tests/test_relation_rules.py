@@ -206,3 +206,21 @@ def test_a_period_right_behind_the_value_is_its_own() -> None:
         ("10 xe", "PERIOD", "năm 2018"), ("30 xe", "PERIOD", "năm 2020"),
         ("tăng trưởng 12% trở lên", "PERIOD", "năm 2025"),
     }
+
+
+def test_a_period_owned_by_one_value_is_not_another_values() -> None:
+    text = ("Đến cuối năm 2022, tỷ lệ hộ nghèo giảm từ 12,5% năm 2018 xuống còn 4,2%. "
+            "Năm tới chi 1,2 tỷ đồng và 1,8 tỷ đồng vào năm 2026.")
+    marked = [("cuối năm 2022", "DATE"), ("12,5%", "FIGURE"), ("năm 2018", "DATE"), ("4,2%", "FIGURE"),
+              ("1,2 tỷ đồng", "FIGURE"), ("1,8 tỷ đồng", "FIGURE"), ("năm 2026", "DATE")]
+    assert _links(text, marked) == {
+        ("12,5%", "PERIOD", "năm 2018"), ("4,2%", "PERIOD", "cuối năm 2022"), ("1,8 tỷ đồng", "PERIOD", "năm 2026"),
+    }
+
+
+def test_a_value_of_now_takes_no_later_period() -> None:
+    text = ("Tỷ lệ che phủ rừng hiện nay là 40%, huyện phấn đấu đến năm 2030 đạt 45%. "
+            "Thu nhập tăng 0,5 lần trong năm nay, đến năm 2027 tăng 1,5 lần.")
+    marked = [("40%", "FIGURE"), ("năm 2030", "DATE"), ("45%", "TARGET"), ("0,5 lần", "FIGURE"),
+              ("năm 2027", "DATE"), ("1,5 lần", "FIGURE")]
+    assert _links(text, marked) == {("45%", "PERIOD", "năm 2030"), ("1,5 lần", "PERIOD", "năm 2027")}
