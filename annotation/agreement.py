@@ -6,6 +6,13 @@ project's own scorer (``corpus.scoring``), one annotator standing for "gold": st
 end and label) and partial F1 (overlap, same label) are symmetric, so the choice does not matter.
 Scores are pooled (counts summed) per label, per annotator pair, per annotator and per document;
 every span the two did not mark identically is listed with its context.
+
+Relations (HOLDS/PERIOD arrows, read by ``tasks.result_relations`` with ``pull``'s region and
+arrow readers, without its schema checks) are scored strictly (same type, both ends at the same
+offsets; ``corpus.relation_scoring``), overall and per pair; precision and recall take the first
+annotator of a pair (by name) as "gold". A pair counts for relations on a task only when both
+annotations have at least one arrow: one without arrows does not say whether its author linked
+anything (as for ``pull`` without ``--relations-annotated``).
 """
 
 from __future__ import annotations
@@ -18,9 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from annotation.export import annotation_time, annotator_of
-from annotation.tasks import DOC_ID_KEY, TEXT_KEY, result_spans
-from corpus.document import Span
-from corpus.scoring import Scores, score, score_document
+from annotation.tasks import DOC_ID_KEY, TEXT_KEY, is_relation_item, result_relations, result_spans
+from corpus.document import Relation, Span
+from corpus.relation_scoring import RelationScores, score_relations
+from corpus.scoring import Scores, prf, score, score_document
+
+RelationPair = tuple[list[Relation], list[Relation]]  # two annotators' arrows of one task
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,8 @@ class Agreement:
     texts: dict[str, str] = field(default_factory=dict)  # doc id -> text
     tasks: dict[str, int] = field(default_factory=dict)  # doc id -> task id
     who: dict[str, list[str]] = field(default_factory=dict)  # doc id -> its annotators
+    relations: RelationScores = field(default_factory=lambda: RelationScores(types=[]))  # pooled over every pair
+    relation_pairs: dict[tuple[str, str], RelationScores] = field(default_factory=dict)
 
 
 def partial_f1(scores: Scores, label: str | None = None) -> float:
@@ -70,6 +82,35 @@ def summary(scores: Scores) -> dict[str, Any]:
     }
 
 
+def relation_summary(scores: RelationScores) -> dict[str, Any]:
+    """Strict precision, recall and F1 of arrows, micro and per type (types either side drew), with
+    arrow counts ``[first, second]`` and the number of tasks where both drew arrows."""
+    def figures(tp: int, first: int, second: int) -> dict[str, Any]:
+        return {k: round(v, 4) for k, v in prf(tp, second, first).items()} | {"arrows": [first, second]}
+
+    types = [t for t in scores.types if scores.gold[t] or scores.pred[t]]
+    return {"documents": scores.n_docs,
+            **figures(sum(scores.tp.values()), sum(scores.gold.values()), sum(scores.pred.values())),
+            "per_type": {t: figures(scores.tp[t], scores.gold[t], scores.pred[t]) for t in types}}
+
+
+def drawn_relations(annotation: dict[str, Any]) -> list[Relation] | None:
+    """The well-formed arrows of an annotation as relations, or None when it has no arrow at all."""
+    result = annotation.get("result")
+    if not isinstance(result, list) or not any(is_relation_item(item) for item in result):
+        return None
+    return [Relation(head, tail, kind) for head, tail, kind in sorted(result_relations(result))]
+
+
+def _score_relations(result: Agreement, pairs: dict[tuple[str, str], list[RelationPair]],
+                     relation_types: Sequence[str]) -> None:
+    """Score the arrows of ``pairs`` (per annotator pair) into ``result``: pooled and per pair."""
+    seen = {r.type for docs in pairs.values() for pair in docs for side in pair for r in side}
+    types = [*relation_types, *sorted(seen - set(relation_types))]
+    result.relations = score_relations(types, [pair for docs in pairs.values() for pair in docs])
+    result.relation_pairs = {who: score_relations(types, docs) for who, docs in sorted(pairs.items())}
+
+
 def latest_opinions(task: dict[str, Any], skip_users: Iterable[Any] = ()) -> dict[Any, dict[str, Any]]:
     """Each annotator's latest submitted annotation of an exported task (no skips, ground truth or ``skip_users``)."""
     skip = set(skip_users)
@@ -82,10 +123,12 @@ def latest_opinions(task: dict[str, Any], skip_users: Iterable[Any] = ()) -> dic
 
 
 def measure_agreement(tasks: list[dict[str, Any]], labels: Sequence[str], names: dict[Any, str],
-                      skip_users: Iterable[Any] = ()) -> Agreement:
-    """Agreement over exported ``tasks``; ``names`` maps a ``completed_by`` id to a readable name."""
+                      skip_users: Iterable[Any] = (), relation_types: Sequence[str] = ()) -> Agreement:
+    """Agreement over exported ``tasks``; ``names`` maps a ``completed_by`` id to a readable name.
+    Relations are reported per type in ``relation_types`` order, then any other type drawn."""
     result = Agreement(labels, Scores(labels=list(labels)))
     pair_docs: dict[tuple[str, str], list] = defaultdict(list)
+    relation_docs: dict[tuple[str, str], list[RelationPair]] = defaultdict(list)
     annotator_docs: dict[str, list] = defaultdict(list)
     skip = list(skip_users)
     for task in sorted(tasks, key=lambda t: int(t.get("id") or 0)):
@@ -99,8 +142,12 @@ def measure_agreement(tasks: list[dict[str, Any]], labels: Sequence[str], names:
         spans = {names.get(user, f"user {user}"): sorted(Span(*s) for s in result_spans(a.get("result")))
                  for user, a in opinions.items()}
         result.who[doc_id] = sorted(spans)
+        links = {names.get(user, f"user {user}"): drawn_relations(a) for user, a in opinions.items()}
         doc_pairs = []
         for first, second in itertools.combinations(sorted(spans), 2):
+            first_links, second_links = links[first], links[second]
+            if first_links is not None and second_links is not None:
+                relation_docs[(first, second)].append((first_links, second_links))
             pair = (spans[first], spans[second])
             pair_docs[(first, second)].append(pair)
             annotator_docs[first].append(pair)
@@ -116,6 +163,7 @@ def measure_agreement(tasks: list[dict[str, Any]], labels: Sequence[str], names:
             score_document(result.overall, gold, pred)
     result.pairs = {pair: score(labels, docs) for pair, docs in sorted(pair_docs.items())}
     result.annotators = {name: score(labels, docs) for name, docs in sorted(annotator_docs.items())}
+    _score_relations(result, relation_docs, relation_types)
     return result
 
 
@@ -123,9 +171,13 @@ def agreement_json(result: Agreement) -> dict[str, Any]:
     def span(s: Span | None) -> dict[str, Any] | None:
         return None if s is None else {"start": s.start, "end": s.end, "label": s.label}
 
+    def relations(pair: tuple[str, str]) -> dict[str, Any]:
+        return relation_summary(result.relation_pairs.get(pair) or RelationScores(types=[]))
+
     return {
-        "overall": summary(result.overall),
-        "pairs": [{"annotators": list(pair), **summary(s)} for pair, s in result.pairs.items()],
+        "overall": summary(result.overall) | {"relations": relation_summary(result.relations)},
+        "pairs": [{"annotators": list(pair), **summary(s), "relations": relations(pair)}
+                  for pair, s in result.pairs.items()],
         "annotators": {name: summary(s) for name, s in result.annotators.items()},
         "documents": {doc_id: {"task": result.tasks[doc_id], "annotators": result.who[doc_id], **summary(s)}
                       for doc_id, s in result.documents.items()},
@@ -162,6 +214,28 @@ def _context(text: str, spans: list[tuple[Span, str]], width: int = 80) -> str:
     return ("…" if start > 0 else "") + "".join(out) + ("…" if end < len(text) else "")
 
 
+def _relation_table(result: Agreement) -> str:
+    """Precision / recall / F1 of arrows, micro and per type, pooled and per pair of annotators."""
+    rows = [("all pairs", result.relations), *((f"{a} × {b}", s) for (a, b), s in result.relation_pairs.items())]
+    types = list(relation_summary(result.relations)["per_type"])
+    head = "".join(f"<th>{html.escape(t)}<br>P / R / F1</th>" for t in types)
+
+    def cell(figures: dict[str, Any] | None, bold: bool = False) -> str:
+        if not figures or not any(figures["arrows"]):
+            return "<td>–</td>"
+        f1 = f"<b>{figures['f1']:.3f}</b>" if bold else f"{figures['f1']:.3f}"
+        return f"<td>{figures['precision']:.3f} / {figures['recall']:.3f} / {f1}</td>"
+
+    body = []
+    for name, scores in rows:
+        s = relation_summary(scores)
+        cells = "".join(cell(s["per_type"].get(t)) for t in types)
+        body.append(f"<tr><th>{html.escape(name)}</th><td>{s['documents']}</td>{cell(s, bold=True)}{cells}</tr>")
+    return ("<h2>Relations (arrows: same type, both ends at the same offsets)</h2><p>Tasks where both annotators "
+            "of a pair drew arrows; precision and recall take the first of the pair as reference.</p>"
+            f"<table><tr><th></th><th>docs</th><th>all<br>P / R / F1</th>{head}</tr>" + "".join(body) + "</table>")
+
+
 def agreement_html(result: Agreement, title: str) -> str:
     """A self-contained HTML report: tables of F1, then every disagreement in context (who said what)."""
     def table(rows: list[tuple[str, Scores]], heading: str) -> str:
@@ -182,6 +256,7 @@ def agreement_html(result: Agreement, title: str) -> str:
              table(list(result.annotators.items()), "Per annotator (all pairs they are in)"),
              table([(f"{d} (task {result.tasks[d]}: {', '.join(result.who[d])})", s)
                     for d, s in result.documents.items()], "Per document"),
+             _relation_table(result),
              f"<h2>Disagreements ({len(result.disagreements)})</h2>"]
     for d in result.disagreements:
         text = result.texts[d.doc_id]

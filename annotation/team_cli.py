@@ -141,7 +141,7 @@ def studio_agreement(
     project: str = typer.Option(None, "--project", help=f"{PROJECT_HELP} (default: the vner project)"),
     port: Optional[int] = typer.Option(None, "--port", "-p", help=PORT_HELP),
 ) -> None:
-    """Strict and partial agreement per label between annotators who labeled the same tasks."""
+    """Strict and partial agreement per label between annotators who labeled the same tasks, and on their arrows."""
     import json
 
     from rich.table import Table
@@ -151,6 +151,7 @@ def studio_agreement(
     from annotation.client import DEFAULT_PROJECT_TITLE, StudioClientError
     from corpus.console import console
     from corpus.paths import work_dir
+    from corpus.schema import with_default_relations
 
     schema = _schema()
     title = project or DEFAULT_PROJECT_TITLE
@@ -163,7 +164,8 @@ def studio_agreement(
         _fail(str(exc))
     finally:
         client.close()
-    result = measure_agreement(tasks, schema.names, names, skip_users=reviewers)
+    result = measure_agreement(tasks, schema.names, names, skip_users=reviewers,
+                               relation_types=with_default_relations(schema).relation_names)
     report = agreement_json(result)
     out = out or work_dir() / "agreement"
     out.mkdir(parents=True, exist_ok=True)
@@ -191,6 +193,10 @@ def studio_agreement(
         if n:
             labels.add_row(label, str(n), f"{per_label[label]['f1']:.3f}", f"{partial_f1(result.overall, label):.3f}")
     console.print(labels)
+    if result.relations.n_docs:
+        links = result.relations.micro()
+        typer.echo(f"arrows, all pairs, on {result.relations.n_docs} tasks where both annotators drew some: "
+                   f"P {links['precision']:.3f}, R {links['recall']:.3f}, F1 {links['f1']:.3f} (per type: the reports)")
     typer.echo(f"{len(result.disagreements)} disagreements listed in context: {out / 'agreement.html'} "
                f"(JSON: {out / 'agreement.json'})")
 

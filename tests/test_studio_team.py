@@ -17,8 +17,9 @@ from annotation import server
 from annotation.client import StudioClient, StudioClientError
 from annotation.labeling_config import FROM_NAME, TO_NAME
 from annotation.settings import load_settings
+from annotation.tasks import relation_item
 from annotation.team import read_team, sign_up
-from corpus.document import Document, Span
+from corpus.document import Document, Relation, Span
 from corpus.jsonl import read_documents, write_documents
 from corpus.paths import BUNDLED_GOLD_FILE
 
@@ -228,6 +229,98 @@ def test_two_annotators_then_agreement_review_and_ground_truth(
     assert record.id == "team-1" and sorted(record.spans) == sorted(FIRST)
     again = json.loads(_ok(studio_cli(studio, "agreement", "--project", title, "--json", "--out", str(report_dir))))
     assert again["overall"] == overall  # the reviewer and the ground truth are not annotators
+
+
+REL_TEXT = ("Đồng chí Hoàng Anh Tuấn, Bí thư Huyện ủy, Chủ tịch HĐND huyện phát biểu tại hội nghị.\n\n"
+            "Tổng thu ngân sách Nhà nước quý I-2023 ước đạt 164,5 tỷ đồng.")
+
+
+def _rel_span(surface: str, label: str) -> Span:
+    start = REL_TEXT.index(surface)
+    return Span(start, start + len(surface), label)
+
+
+TUAN, BI_THU, CHU_TICH = (_rel_span("Hoàng Anh Tuấn", "OFFICIAL"), _rel_span("Bí thư Huyện ủy", "POSITION"),
+                          _rel_span("Chủ tịch HĐND huyện", "POSITION"))
+QUARTER, INCOME = _rel_span("quý I-2023", "DATE"), _rel_span("164,5 tỷ đồng", "FIGURE")
+REL_SPANS = [TUAN, BI_THU, CHU_TICH, QUARTER, INCOME]
+HOLDS_BI_THU, HOLDS_CHU_TICH, PERIOD = (TUAN, BI_THU, "HOLDS"), (TUAN, CHU_TICH, "HOLDS"), (INCOME, QUARTER, "PERIOD")
+
+
+def _arrows(*links: tuple[Span, Span, str]) -> list[dict]:
+    """Arrows between the regions of :func:`_result` (ids by offsets)."""
+    return [relation_item(f"r{h.start}-{h.end}", f"r{t.start}-{t.end}", kind) for h, t, kind in links]
+
+
+def test_relation_agreement_and_review_keep_the_agreed_arrows(
+    studio: Studio, team: dict[str, Member], tmp_path: Path
+) -> None:
+    title = "vner test team relations"
+    _ok(studio_cli(studio, "init", "--title", title, "--overlap", "2"))
+    texts = {"rel-1": REL_TEXT, "rel-2": REL_TEXT + "\n\nThêm một câu.", "rel-3": REL_TEXT + "\n\nCâu cuối."}
+    store = tmp_path / "docs.jsonl"
+    write_documents(store, [Document(id=doc_id, text=text) for doc_id, text in texts.items()])
+    _ok(studio_cli(studio, "push", "--project", title, "--store", str(store)))
+    with studio_client(studio) as admin:
+        project_id = admin.project_id(title)
+        tasks = admin.task_index(project_id).by_doc_id
+
+    # rel-1: the same spans, B leaves out one HOLDS arrow; rel-2: the same spans, B draws no arrow at all.
+    with _as(studio, team["ann1"]) as ann1, _as(studio, team["ann2"]) as ann2:
+        ann1.create_annotation(tasks["rel-1"], _result(REL_TEXT, REL_SPANS)
+                               + _arrows(HOLDS_BI_THU, HOLDS_CHU_TICH, PERIOD))
+        ann2.create_annotation(tasks["rel-1"], _result(REL_TEXT, REL_SPANS) + _arrows(HOLDS_BI_THU, PERIOD))
+        ann1.create_annotation(tasks["rel-2"], _result(texts["rel-2"], REL_SPANS) + _arrows(HOLDS_BI_THU))
+        ann2.create_annotation(tasks["rel-2"], _result(texts["rel-2"], REL_SPANS))
+
+    # Spans agree everywhere (F1 1); arrows count on rel-1 only: A (the reference) drew 3, B 2 of them.
+    report_dir = tmp_path / "agreement"
+    printed = json.loads(_ok(studio_cli(studio, "agreement", "--project", title, "--json", "--out", str(report_dir))))
+    assert printed["overall"]["strict_f1"] == 1.0 and printed["overall"]["documents"] == 2
+    relations = printed["overall"]["relations"]
+    assert relations["documents"] == 1 and relations["arrows"] == [3, 2]
+    assert (relations["precision"], relations["recall"], relations["f1"]) == (1.0, pytest.approx(2 / 3, abs=1e-4), 0.8)
+    assert relations["per_type"] == {
+        "HOLDS": {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3, abs=1e-4), "arrows": [2, 1]},
+        "PERIOD": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "arrows": [1, 1]},
+    }
+    [pair] = printed["pairs"]
+    assert pair["annotators"] == [team["ann1"].email, team["ann2"].email] and pair["relations"] == relations
+    page = (report_dir / "agreement.html").read_text(encoding="utf-8")
+    assert "<h2>Relations (arrows" in page and "1.000 / 0.500 / 0.667" in page
+
+    # rel-3 is disputed (B's DATE leaves out "quý"): both draw HOLDS Tuấn -> Bí thư, only A the other HOLDS,
+    # and each a PERIOD to their own DATE. The draft carries the agreed arrow only; the others are noted.
+    quarter_b = _rel_span("I-2023", "DATE")
+    with _as(studio, team["ann1"]) as ann1, _as(studio, team["ann2"]) as ann2:
+        ann1.create_annotation(tasks["rel-3"], _result(texts["rel-3"], REL_SPANS)
+                               + _arrows(HOLDS_BI_THU, HOLDS_CHU_TICH, PERIOD))
+        second = [s for s in REL_SPANS if s != QUARTER] + [quarter_b]
+        ann2.create_annotation(tasks["rel-3"], _result(texts["rel-3"], second)
+                               + _arrows(HOLDS_BI_THU, (INCOME, quarter_b, "PERIOD")))
+    assert "1 disputed tasks drafted" in _ok(studio_cli(studio, "review", "--project", title))
+    with studio_client(studio) as admin:
+        [draft] = [p for p in admin.sdk.predictions.list(project=project_id) if p.task == tasks["rel-3"]]
+    offsets = {r["id"]: (r["value"]["start"], r["value"]["end"]) for r in draft.result if r["type"] == "labels"}
+    arrows = [(offsets[r["from_id"]], offsets[r["to_id"]], r["labels"][0]) for r in draft.result
+              if r["type"] == "relation"]
+    assert arrows == [((TUAN.start, TUAN.end), (BI_THU.start, BI_THU.end), "HOLDS")]
+    notes = {offsets[r["id"]]: r["meta"]["text"][0] for r in draft.result if "meta" in r}
+    assert f"HOLDS arrow from here to [{CHU_TICH.start}:{CHU_TICH.end}] “Chủ tịch HĐND huyện” left out: drawn by " \
+        f"{team['ann1'].email} only" in notes[(TUAN.start, TUAN.end)]
+    assert notes[(INCOME.start, INCOME.end)].count("PERIOD arrow from here") == 2
+
+    # The reviewer keeps the draft but B's DATE (Label Studio pre-fills the draft) and submits: pull writes
+    # the agreed arrow, not the one A alone drew.
+    kept = [r for r in draft.result if r["type"] == "relation" or offsets[r["id"]] != (quarter_b.start, quarter_b.end)]
+    with _as(studio, team["rev"]) as reviewer:
+        reviewer.create_annotation(tasks["rel-3"], kept)
+    assert f"settled task {tasks['rel-3']} (rel-3)" in _ok(studio_cli(studio, "review", "--project", title))
+    gold = tmp_path / "gold.jsonl"
+    _ok(studio_cli(studio, "pull", "--project", title, "--out", str(gold)))
+    record = next(doc for doc in read_documents(gold) if doc.id == "rel-3")
+    assert sorted(record.spans) == sorted(REL_SPANS)
+    assert record.relations == [Relation((TUAN.start, TUAN.end), (BI_THU.start, BI_THU.end), "HOLDS")]
 
 
 # ----------------------------------------------------------------------------- defects
