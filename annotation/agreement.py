@@ -12,7 +12,8 @@ arrow readers, without its schema checks) are scored strictly (same type, both e
 offsets; ``corpus.relation_scoring``), overall and per pair; precision and recall take the first
 annotator of a pair (by name) as "gold". A pair counts for relations on a task only when both
 annotations have at least one arrow: one without arrows does not say whether its author linked
-anything (as for ``pull`` without ``--relations-annotated``).
+anything (as for ``pull`` without ``--relations-annotated``). By the same rule (``tasks.dispute``),
+``review`` and ``pull`` call a task disputed when such arrows differ, even if the spans agree.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from annotation.export import annotation_time, annotator_of
-from annotation.tasks import DOC_ID_KEY, TEXT_KEY, is_relation_item, result_relations, result_spans
+from annotation.tasks import DOC_ID_KEY, TEXT_KEY, drawn_links, result_spans
 from corpus.document import Relation, Span
 from corpus.relation_scoring import RelationScores, score_relations
 from corpus.scoring import Scores, prf, score, score_document
@@ -95,11 +96,10 @@ def relation_summary(scores: RelationScores) -> dict[str, Any]:
 
 
 def drawn_relations(annotation: dict[str, Any]) -> list[Relation] | None:
-    """The well-formed arrows of an annotation as relations, or None when it has no arrow at all."""
-    result = annotation.get("result")
-    if not isinstance(result, list) or not any(is_relation_item(item) for item in result):
-        return None
-    return [Relation(head, tail, kind) for head, tail, kind in sorted(result_relations(result))]
+    """The well-formed arrows of an annotation as relations, or None when it has no arrow at all
+    (``tasks.drawn_links``: the rule by which ``review`` and ``pull`` call arrows disputed)."""
+    links = drawn_links(annotation.get("result"))
+    return None if links is None else [Relation(head, tail, kind) for head, tail, kind in sorted(links)]
 
 
 def _score_relations(result: Agreement, pairs: dict[tuple[str, str], list[RelationPair]],

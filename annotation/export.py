@@ -8,8 +8,10 @@ Policy when a task has several annotations:
 3. Of the rest, a ground-truth annotation wins; else the latest one (``updated_at``, then id).
    With several ground-truth annotations, the latest of those.
 4. Unless a ground truth settles it, a task whose annotators (``completed_by``; each by their
-   latest annotation) marked different spans is *disputed*: reported and not written, so that a
-   reviewer decides (``vner studio review``); ``take_latest`` writes the latest one instead.
+   latest annotation) marked different spans, or drew different arrows (two annotations that both
+   have arrows; ``tasks.dispute``, the rule of ``review`` and ``agreement``), is *disputed*:
+   reported and not written, so that a reviewer decides (``vner studio review``); ``take_latest``
+   writes the latest one instead.
 
 Tasks with the same (NFC) text are one document: their annotations are weighed together and one
 record is written, with the document id of the first task (an article pushed and later imported as
@@ -48,11 +50,11 @@ from annotation.tasks import (
     DOC_ID_KEY,
     TEXT_KEY,
     checked_relations,
+    dispute,
     document_from_task,
     is_relation_item,
     read_link,
     read_region,
-    result_spans,
 )
 from corpus.document import Document, Relation, Span
 from corpus.relations import RelationProblem
@@ -154,14 +156,17 @@ def annotator_of(annotation: dict[str, Any]) -> Any:
     return who.get("id") if isinstance(who, dict) else who
 
 
-def disagreement(annotations: list[dict[str, Any]]) -> dict[Any, dict[str, Any]] | None:
-    """Each annotator's latest annotation when two or more annotators marked different spans, else None."""
+_DIFFER = {"spans": "marked different spans", "arrows": "drew different arrows on the same spans"}
+
+
+def disagreement(annotations: list[dict[str, Any]]) -> tuple[dict[Any, dict[str, Any]], str] | None:
+    """Each annotator's latest annotation and what they disagree on (``tasks.dispute``: "spans" or
+    "arrows") when two or more annotators marked different spans or drew different arrows, else None."""
     latest: dict[Any, dict[str, Any]] = {}
     for annotation in sorted(annotations, key=annotation_time):
         latest[annotator_of(annotation)] = annotation
-    if len(latest) < 2 or len({result_spans(a.get("result")) for a in latest.values()}) < 2:
-        return None
-    return latest
+    what = dispute(a.get("result") for a in latest.values()) if len(latest) > 1 else None
+    return None if what is None else (latest, what)
 
 
 def choose_annotation(
@@ -188,14 +193,15 @@ def choose_annotation(
             issues.append(Issue(NOT_WRITTEN, doc_id, task_id, "no usable annotation (only cancelled or empty ones)"))
         return None, issues
     truth = [a for a in usable if a.get("ground_truth")]
-    disputed = None if truth else disagreement(usable)
-    if disputed is not None:
+    found = None if truth else disagreement(usable)
+    if found is not None:
+        disputed, what = found
         who = ", ".join(f"user {user}: annotation {a.get('id')}" for user, a in disputed.items())
         if not take_latest:
-            issues.append(Issue(DISPUTED, doc_id, task_id, f"{len(disputed)} annotators marked different spans "
+            issues.append(Issue(DISPUTED, doc_id, task_id, f"{len(disputed)} annotators {_DIFFER[what]} "
                                 f"({who}) and none is ground truth: not written"))
             return None, issues
-        issues.append(Issue(DISPUTED, doc_id, task_id, f"{len(disputed)} annotators marked different spans ({who}) "
+        issues.append(Issue(DISPUTED, doc_id, task_id, f"{len(disputed)} annotators {_DIFFER[what]} ({who}) "
                             "and none is ground truth: the latest is written (--take-latest)"))
     chosen = max(truth or usable, key=annotation_time)
     why = "ground truth" if truth else "latest"

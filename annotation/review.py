@@ -1,9 +1,11 @@
 """A reviewer settles disputed tasks: ``vner studio review``.
 
 A task is *disputed* when two or more annotators (each by their latest submitted annotation;
-reviewers and ground truth aside) marked different spans and no annotation is ground truth yet.
-For each, ``review`` writes a draft for the reviewer, as the task's prediction of the project's
-model version (the one the labeling view pre-fills):
+reviewers and ground truth aside) marked different spans, or drew different arrows (strict: type
+and both ends; only annotations that have arrows count, as in ``agreement``), and no annotation is
+ground truth yet (``tasks.dispute``, the rule ``pull`` applies too). For each, ``review`` writes a
+draft for the reviewer, as the task's prediction of the project's model version (the one the
+labeling view pre-fills); a task disputed by its arrows alone gets every span as agreed:
 
 * the spans every annotator marked, score 1.0;
 * each disputed span, scored by the share of annotators who marked it, with a note (region
@@ -29,7 +31,16 @@ from typing import Any
 from annotation.agreement import latest_opinions
 from annotation.client import StudioClient, _api
 from annotation.export import annotation_time, annotator_of
-from annotation.tasks import DOC_ID_KEY, TEXT_KEY, relation_item, result_relations, result_spans, span_region
+from annotation.tasks import (
+    DOC_ID_KEY,
+    TEXT_KEY,
+    dispute,
+    is_relation_item,
+    relation_item,
+    result_relations,
+    result_spans,
+    span_region,
+)
 from corpus.document import Span
 from corpus.scoring import score
 
@@ -40,7 +51,8 @@ Links = frozenset[tuple[tuple[int, int], tuple[int, int], str]]  # (head, tail, 
 @dataclass
 class ReviewReport:
     model_version: str
-    prepared: list[tuple[str, int, int, int]] = field(default_factory=list)  # (doc id, task, agreed, disputed)
+    # (doc id, task, agreed spans, disputed spans, arrows in the draft, arrows left out and noted)
+    prepared: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
     settled: list[tuple[str, int, int, str]] = field(default_factory=list)  # (doc id, task, annotation, reviewer)
     already: list[tuple[str, int]] = field(default_factory=list)  # disputed, with ground truth already
 
@@ -113,7 +125,7 @@ def review(client: StudioClient, project_id: int, labels: list[str], names: dict
         opinions = latest_opinions(task, reviewers)
         spans = {names.get(user, f"user {user}"): result_spans(a.get("result")) for user, a in opinions.items()}
         links = {names.get(user, f"user {user}"): result_relations(a.get("result")) for user, a in opinions.items()}
-        if len(spans) < 2 or len(set(spans.values())) < 2:
+        if len(spans) < 2 or dispute(a.get("result") for a in opinions.values()) is None:
             continue
         data = task.get("data") or {}
         doc_id, task_id = str(data.get(DOC_ID_KEY) or task["id"]), int(task["id"])
@@ -133,7 +145,9 @@ def review(client: StudioClient, project_id: int, labels: list[str], names: dict
         result = review_draft(text, spans, links)
         drafts.append((task_id, {"result": result, "score": _doc_agreement(spans, labels)}))
         agreed = len(frozenset.intersection(*spans.values()))
-        report.prepared.append((doc_id, task_id, agreed, len(frozenset.union(*spans.values())) - agreed))
+        arrows = sum(map(is_relation_item, result))
+        report.prepared.append((doc_id, task_id, agreed, len(frozenset.union(*spans.values())) - agreed,
+                                arrows, len(frozenset.union(*links.values())) - arrows))
     client.replace_predictions(project_id, drafts, version)
     if drafts and not project.model_version:
         client.set_model_version(project_id, version)

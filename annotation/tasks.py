@@ -284,3 +284,24 @@ def result_relations(result: Any) -> frozenset[tuple[tuple[int, int], tuple[int,
         if link.problem is None and link.type and head is not None and tail is not None:
             links.add(((head.start, head.end), (tail.start, tail.end), link.type))
     return frozenset(links)
+
+
+def drawn_links(result: Any) -> frozenset[tuple[tuple[int, int], tuple[int, int], str]] | None:
+    """:func:`result_relations` of a ``result`` that has at least one arrow (relation item), else None:
+    a result without arrows does not say whether its author linked anything."""
+    if not isinstance(result, list) or not any(is_relation_item(item) for item in result):
+        return None
+    return result_relations(result)
+
+
+def dispute(results: Iterable[Any]) -> str | None:
+    """What the annotation ``results`` of a task (each annotator's latest) disagree on, the one rule of
+    ``review`` and ``pull``: "spans" when their well-formed spans differ, else "arrows" when two results
+    that both have arrows differ in them (strict: type and both ends' offsets, as ``agreement`` scores
+    them; a result without arrows is left out, see :func:`drawn_links`), else None."""
+    results = list(results)
+    if len({result_spans(result) for result in results}) > 1:
+        return "spans"
+    if len({links for result in results if (links := drawn_links(result)) is not None}) > 1:
+        return "arrows"
+    return None

@@ -225,8 +225,9 @@ def studio_review(
                     fg=typer.colors.YELLOW)
     for doc_id, task_id, annotation_id, reviewer in report.settled:
         typer.echo(f"settled task {task_id} ({doc_id}): annotation {annotation_id} of {reviewer} is ground truth")
-    for doc_id, task_id, agreed, disputed in report.prepared:
-        typer.echo(f"to review: task {task_id} ({doc_id}): {agreed} agreed spans, {disputed} disputed "
+    for doc_id, task_id, agreed, disputed, arrows, arrows_out in report.prepared:
+        typer.echo(f"to review: task {task_id} ({doc_id}): {agreed} agreed spans, {disputed} disputed; "
+                   f"{arrows} agreed arrows, {arrows_out} disputed "
                    f"-> {client.url}/projects/{project_id}/data?task={task_id}")
     typer.echo(f"{len(report.prepared)} disputed tasks drafted for review (prediction {report.model_version!r}), "
                f"{len(report.settled)} settled now, {len(report.already)} settled before")

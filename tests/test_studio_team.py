@@ -15,6 +15,7 @@ from studio_fixtures import Studio, login_token, run_cli, studio_cli, studio_cli
 
 from annotation import server
 from annotation.client import StudioClient, StudioClientError
+from annotation.export import DISPUTED, convert_export
 from annotation.labeling_config import FROM_NAME, TO_NAME
 from annotation.settings import load_settings
 from annotation.tasks import relation_item
@@ -22,6 +23,7 @@ from annotation.team import read_team, sign_up
 from corpus.document import Document, Relation, Span
 from corpus.jsonl import read_documents, write_documents
 from corpus.paths import BUNDLED_GOLD_FILE
+from corpus.schema import load_schema
 
 TEXT = ("Ngày 3-4, Huyện ủy Hậu Lộc tổ chức hội nghị Ban Chấp hành Đảng bộ huyện lần thứ 15.\n\n"
         "Đồng chí Hoàng Anh Tuấn, Bí thư Huyện ủy, Chủ tịch HĐND huyện phát biểu tại hội nghị.")
@@ -298,7 +300,7 @@ def test_relation_agreement_and_review_keep_the_agreed_arrows(
         second = [s for s in REL_SPANS if s != QUARTER] + [quarter_b]
         ann2.create_annotation(tasks["rel-3"], _result(texts["rel-3"], second)
                                + _arrows(HOLDS_BI_THU, (INCOME, quarter_b, "PERIOD")))
-    assert "1 disputed tasks drafted" in _ok(studio_cli(studio, "review", "--project", title))
+    assert "2 disputed tasks drafted" in _ok(studio_cli(studio, "review", "--project", title))  # rel-1: arrows
     with studio_client(studio) as admin:
         [draft] = [p for p in admin.sdk.predictions.list(project=project_id) if p.task == tasks["rel-3"]]
     offsets = {r["id"]: (r["value"]["start"], r["value"]["end"]) for r in draft.result if r["type"] == "labels"}
@@ -321,6 +323,85 @@ def test_relation_agreement_and_review_keep_the_agreed_arrows(
     record = next(doc for doc in read_documents(gold) if doc.id == "rel-3")
     assert sorted(record.spans) == sorted(REL_SPANS)
     assert record.relations == [Relation((TUAN.start, TUAN.end), (BI_THU.start, BI_THU.end), "HOLDS")]
+
+
+def test_arrows_that_differ_make_a_task_disputed_as_spans_do(
+    studio: Studio, team: dict[str, Member], tmp_path: Path
+) -> None:
+    title = "vner test team arrow disputes"
+    _ok(studio_cli(studio, "init", "--title", title, "--overlap", "2"))
+    texts = {"by-spans": REL_TEXT, "by-arrows": REL_TEXT + "\n\nThêm một câu.", "one-sided": REL_TEXT + "\n\nCâu cuối."}
+    store = tmp_path / "docs.jsonl"
+    write_documents(store, [Document(id=doc_id, text=text) for doc_id, text in texts.items()])
+    _ok(studio_cli(studio, "push", "--project", title, "--store", str(store)))
+    with studio_client(studio) as admin:
+        project_id = admin.project_id(title)
+        tasks = admin.task_index(project_id).by_doc_id
+
+    # by-spans: B's DATE leaves out "quý", the same arrows otherwise (a span dispute, as before);
+    # by-arrows: the same spans, B leaves out one HOLDS arrow; one-sided: the same spans, B draws no arrow.
+    quarter_b = _rel_span("I-2023", "DATE")
+    all_arrows = _arrows(HOLDS_BI_THU, HOLDS_CHU_TICH, PERIOD)
+    with _as(studio, team["ann1"]) as ann1, _as(studio, team["ann2"]) as ann2:
+        ann1.create_annotation(tasks["by-spans"], _result(REL_TEXT, REL_SPANS) + _arrows(HOLDS_BI_THU))
+        ann2.create_annotation(tasks["by-spans"], _result(REL_TEXT, [s for s in REL_SPANS if s != QUARTER]
+                                                          + [quarter_b]) + _arrows(HOLDS_BI_THU))
+        for doc_id in ("by-arrows", "one-sided"):
+            ann1.create_annotation(tasks[doc_id], _result(texts[doc_id], REL_SPANS) + all_arrows)
+        ann2.create_annotation(tasks["by-arrows"], _result(texts["by-arrows"], REL_SPANS)
+                               + _arrows(HOLDS_BI_THU, PERIOD))
+        ann2.create_annotation(tasks["one-sided"], _result(texts["one-sided"], REL_SPANS))
+
+    # pull treats the arrow dispute as the span dispute: reported and not written, or the latest with
+    # --take-latest; one-sided is no dispute (B's annotation without arrows does not say B linked nothing).
+    gold = tmp_path / "gold.jsonl"
+    pulled = _ok(studio_cli(studio, "pull", "--project", title, "--out", str(gold)))
+    assert re.search(r"disputed tasks without ground truth.*\s2\b", pulled)
+    assert [doc.id for doc in read_documents(gold)] == ["one-sided"]
+    with studio_client(studio) as admin:
+        exported = admin.export(project_id)
+    for take_latest, outcome in ((False, "not written"), (True, "the latest is written (--take-latest)")):
+        report = convert_export(exported, load_schema(), take_latest=take_latest)
+        reasons = {issue.doc_id: issue.reason for issue in report.of(DISPUTED)}
+        assert set(reasons) == {"by-spans", "by-arrows"}
+        assert reasons["by-spans"].startswith("2 annotators marked different spans (")
+        assert reasons["by-arrows"].startswith("2 annotators drew different arrows on the same spans (")
+        assert all(reason.endswith(f"and none is ground truth: {outcome}") for reason in reasons.values())
+        assert sorted(doc.id for doc in report.documents) == sorted(["one-sided", *(reasons if take_latest else [])])
+    _ok(studio_cli(studio, "pull", "--project", title, "--out", str(gold), "--take-latest"))
+    written = {doc.id: doc for doc in read_documents(gold)}
+    assert len(written["by-arrows"].relations) == 2  # B's, the latest
+
+    # review drafts both: the arrow-disputed one with every span agreed, the arrows both drew, A's other noted.
+    reviewed = _ok(studio_cli(studio, "review", "--project", title))
+    assert "2 disputed tasks drafted" in reviewed
+    assert (f"to review: task {tasks['by-arrows']} (by-arrows): 5 agreed spans, 0 disputed; 2 agreed arrows, "
+            "1 disputed") in reviewed
+    assert (f"to review: task {tasks['by-spans']} (by-spans): 4 agreed spans, 2 disputed; 1 agreed arrows, "
+            "0 disputed") in reviewed
+    with studio_client(studio) as admin:
+        [draft] = [p for p in admin.sdk.predictions.list(project=project_id) if p.task == tasks["by-arrows"]]
+    offsets = {r["id"]: (r["value"]["start"], r["value"]["end"]) for r in draft.result if r["type"] == "labels"}
+    assert sorted(offsets.values()) == sorted((s.start, s.end) for s in REL_SPANS)
+    assert all(r["score"] == 1.0 for r in draft.result if r["type"] == "labels")
+    arrows = sorted((offsets[r["from_id"]], offsets[r["to_id"]], r["labels"][0]) for r in draft.result
+                    if r["type"] == "relation")
+    assert arrows == sorted(((h.start, h.end), (t.start, t.end), kind) for h, t, kind in (HOLDS_BI_THU, PERIOD))
+    [note] = [r["meta"]["text"][0] for r in draft.result if "meta" in r]
+    assert note == (f"HOLDS arrow from here to [{CHU_TICH.start}:{CHU_TICH.end}] “Chủ tịch HĐND huyện” left out: "
+                    f"drawn by {team['ann1'].email} only")
+
+    # The reviewer keeps A's arrow too; the next review makes that ground truth, which pull writes.
+    with _as(studio, team["rev"]) as reviewer:
+        reviewer.create_annotation(tasks["by-arrows"], _result(texts["by-arrows"], REL_SPANS) + all_arrows)
+    settled = _ok(studio_cli(studio, "review", "--project", title))
+    assert f"settled task {tasks['by-arrows']} (by-arrows)" in settled and "1 disputed tasks drafted" in settled
+    pulled = _ok(studio_cli(studio, "pull", "--project", title, "--out", str(gold)))
+    assert re.search(r"disputed tasks without ground truth.*\s1\b", pulled)
+    written = {doc.id: doc for doc in read_documents(gold)}
+    assert sorted(written) == ["by-arrows", "one-sided"]
+    assert sorted(written["by-arrows"].relations) == sorted(Relation((h.start, h.end), (t.start, t.end), kind)
+                                                            for h, t, kind in (HOLDS_BI_THU, HOLDS_CHU_TICH, PERIOD))
 
 
 # ----------------------------------------------------------------------------- defects
