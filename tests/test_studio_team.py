@@ -254,18 +254,23 @@ def _arrows(*links: tuple[Span, Span, str]) -> list[dict]:
     return [relation_item(f"r{h.start}-{h.end}", f"r{t.start}-{t.end}", kind) for h, t, kind in links]
 
 
-def test_relation_agreement_and_review_keep_the_agreed_arrows(
-    studio: Studio, team: dict[str, Member], tmp_path: Path
-) -> None:
-    title = "vner test team relations"
+def _overlap_project(studio: Studio, title: str, texts: dict[str, str], tmp_path: Path) -> tuple[int, dict[str, int]]:
+    """A project where each task goes to two annotators, holding ``texts``: its id and task ids by document."""
     _ok(studio_cli(studio, "init", "--title", title, "--overlap", "2"))
-    texts = {"rel-1": REL_TEXT, "rel-2": REL_TEXT + "\n\nThêm một câu.", "rel-3": REL_TEXT + "\n\nCâu cuối."}
     store = tmp_path / "docs.jsonl"
     write_documents(store, [Document(id=doc_id, text=text) for doc_id, text in texts.items()])
     _ok(studio_cli(studio, "push", "--project", title, "--store", str(store)))
     with studio_client(studio) as admin:
         project_id = admin.project_id(title)
-        tasks = admin.task_index(project_id).by_doc_id
+        return project_id, admin.task_index(project_id).by_doc_id
+
+
+def test_relation_agreement_and_review_keep_the_agreed_arrows(
+    studio: Studio, team: dict[str, Member], tmp_path: Path
+) -> None:
+    title = "vner test team relations"
+    texts = {"rel-1": REL_TEXT, "rel-2": REL_TEXT + "\n\nThêm một câu.", "rel-3": REL_TEXT + "\n\nCâu cuối."}
+    project_id, tasks = _overlap_project(studio, title, texts, tmp_path)
 
     # rel-1: the same spans, B leaves out one HOLDS arrow; rel-2: the same spans, B draws no arrow at all.
     with _as(studio, team["ann1"]) as ann1, _as(studio, team["ann2"]) as ann2:
@@ -329,14 +334,8 @@ def test_arrows_that_differ_make_a_task_disputed_as_spans_do(
     studio: Studio, team: dict[str, Member], tmp_path: Path
 ) -> None:
     title = "vner test team arrow disputes"
-    _ok(studio_cli(studio, "init", "--title", title, "--overlap", "2"))
     texts = {"by-spans": REL_TEXT, "by-arrows": REL_TEXT + "\n\nThêm một câu.", "one-sided": REL_TEXT + "\n\nCâu cuối."}
-    store = tmp_path / "docs.jsonl"
-    write_documents(store, [Document(id=doc_id, text=text) for doc_id, text in texts.items()])
-    _ok(studio_cli(studio, "push", "--project", title, "--store", str(store)))
-    with studio_client(studio) as admin:
-        project_id = admin.project_id(title)
-        tasks = admin.task_index(project_id).by_doc_id
+    project_id, tasks = _overlap_project(studio, title, texts, tmp_path)
 
     # by-spans: B's DATE leaves out "quý", the same arrows otherwise (a span dispute, as before);
     # by-arrows: the same spans, B leaves out one HOLDS arrow; one-sided: the same spans, B draws no arrow.
