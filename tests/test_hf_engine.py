@@ -43,7 +43,7 @@ def backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_seed_model(backbone: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A few optimizer steps on four seeds (embeddings frozen, the default), scored on the fifth."""
+    """A few optimizer steps on four seeds (embeddings frozen, the default), scored on the fifth; with the span head."""
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VNER_HOME", str(home))
@@ -51,7 +51,8 @@ def tiny_seed_model(backbone: Path, tmp_path_factory: pytest.TempPathFactory) ->
         write_documents(home / "dev.jsonl", SEEDS[4:])
         threads = torch.get_num_threads()
         train_model("transformers", load_schema(), home / "train.jsonl", home / "dev.jsonl", home / "model",
-                    backbone=backbone, epochs=3, max_steps=12, lr=5e-3, batch_size=16, patience=None, **FAST)
+                    backbone=backbone, epochs=3, max_steps=12, lr=5e-3, batch_size=16, patience=None, span_head=True,
+                    **FAST)
         assert torch.get_num_threads() == threads  # threads=1 was for training only
         assert latest_pointer().read_text(encoding="utf-8").strip() == str((home / "model").resolve())
     return home / "model"
@@ -142,6 +143,8 @@ def test_trained_model_loads_and_predicts_with_exact_offsets(tiny_seed_model: Pa
 
 
 def test_the_model_learns_one_repeated_text(learned_model: Path) -> None:
+    config = json.loads((learned_model / HF_DIR / "config.json").read_text(encoding="utf-8"))
+    assert "B-TARGET" in config["label2id"] and not (learned_model / HF_DIR / "span_head.npz").exists()  # default
     predicted = [Span(e["start"], e["end"], e["label"]) for e in predict(SHORT.text, learned_model)]
     assert score(load_schema().names, [(SHORT.spans, predicted)]).micro()["f1"] > 0.9
     meta = read_meta(learned_model)

@@ -75,6 +75,10 @@ def train_command(
                                                           "autocast for forward and backward, fp32 weights)"),
     freeze_layers: int = typer.Option(0, help="transformers: also freeze the embeddings block and this many lower "
                                               "encoder layers"),
+    span_head: bool = typer.Option(
+        False, "--span-head/--no-span-head",
+        help="transformers: find the schema's span labels (TARGET) with the span head instead of BIO tags",
+    ),
     promote: str = typer.Option("if-better", help=f"Make the new model the default: {', '.join(PROMOTE)} (if-better: "
                                                   "unless the current default scores higher on this dev file)"),
 ) -> None:
@@ -92,7 +96,7 @@ def train_command(
             "backbone": backbone, "epochs": epochs, "lr": lr, "batch_size": batch_size, "max_length": max_length,
             "stride": stride, "freeze_embeddings": freeze_embeddings, "threads": threads, "seed": seed,
             "patience": patience or None, "rare_repeats": rare_repeats, "precision": precision,
-            "freeze_layers": freeze_layers,
+            "freeze_layers": freeze_layers, "span_head": span_head,
         }
     else:
         options = {"max_epochs": max_epochs, "seed": seed, "tokens": tokens, "rare_repeats": rare_repeats,

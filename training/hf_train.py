@@ -207,7 +207,7 @@ def train_hf(
     rare_repeats: int = DEFAULT_RARE_REPEATS,
     precision: str = DEFAULT_PRECISION,
     freeze_layers: int = 0,
-    span_head: bool = True,
+    span_head: bool = False,
     progress: bool = True,
 ) -> HFTrainResult:
     """Fine-tune ``backbone`` (a local directory or hub id; default: the converted multilingual-e5-small).
@@ -216,7 +216,9 @@ def train_hf(
     ``out_dir/hf``. Training stops after ``patience`` epochs without a better dev F1 (None: never)
     or after ``max_steps`` optimizer steps. Windows holding an entity of a rare label
     (:func:`rare_labels`) are seen ``rare_repeats`` times an epoch. Gold spans that fit no word
-    boundary are counted in the returned report.
+    boundary are counted in the returned report. With ``span_head`` the schema's span labels
+    (TARGET) are left out of the tags and found by :mod:`models.span_head` instead (measured on
+    dev over 3 seeds, 2 epochs: micro F1 0.846 with it and without it, TARGET 0 with it).
     """
     import torch
     from torch.utils.data import DataLoader
