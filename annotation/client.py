@@ -356,12 +356,17 @@ def model_predictor(model: NerModel) -> Predictor:
     """The model's entities of each text, with its HOLDS/PERIOD relations when its schema has relation types."""
     from models import predict
 
-    if not with_default_relations(model.schema).relations:
+    if not predicts_relations(model):
         return lambda texts: predict(list(texts), model)
     return lambda texts: predict(list(texts), model, records=True)
 
 
-def _entities_and_relations(found: Any) -> tuple[list[dict[str, Any]], list[Relation]]:
+def predicts_relations(model: NerModel) -> bool:
+    """Whether the model's schema has relation types, so its answers carry HOLDS/PERIOD relations."""
+    return bool(with_default_relations(model.schema).relations)
+
+
+def entities_and_relations(found: Any) -> tuple[list[dict[str, Any]], list[Relation]]:
     """A predictor's answer for one text as entities and relations (see :data:`Predictor`)."""
     if isinstance(found, dict):
         return list(found.get("entities") or []), [Relation.from_dict(r) for r in found.get("relations") or []]
@@ -449,7 +454,7 @@ def push_documents(
         if predictor is not None:
             found = predictor([doc.text for doc in batch])
             for i, (doc, answer) in enumerate(zip(batch, found, strict=True)):
-                entities, relations = _entities_and_relations(answer)
+                entities, relations = entities_and_relations(answer)
                 payload, refused = prediction_payload(doc.text, entities, model_version or "", schema, relations)
                 report.refused_predictions += [(doc.id, problem) for problem in refused]
                 if payload["result"]:  # nothing found: no empty draft

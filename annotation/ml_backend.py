@@ -70,12 +70,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from annotation.client import DEFAULT_PROJECT_TITLE, _entities_and_relations
+from annotation.client import DEFAULT_PROJECT_TITLE, entities_and_relations, predicts_relations
 from annotation.labeling_config import FROM_NAME, TO_NAME
 from annotation.retrain import RetrainPlan
 from annotation.settings import BackendCredentials
 from annotation.tasks import is_relation_item, prediction_payload
-from corpus.schema import LabelSchema, load_schema, with_default_relations
+from corpus.schema import LabelSchema, load_schema
 from models.base import NerModel
 from models.card import ModelDirError
 from models.loading import load_model
@@ -399,16 +399,13 @@ def create_backend_app(
                     413, f"{where}: text has {len(text):,} characters; this backend accepts at most {max_chars:,}"
                 )
             texts.append(text)
-        # Relations only when the config offers arrows and the model's schema has relation types
-        # (as `vner studio push` decides with annotation.client.model_predictor).
-        with_relations = target.relations != frozenset() and bool(
-            with_default_relations(serving.model.schema).relations
-        )
+        # Relations only when the config offers arrows and the model's schema has relation types (as for push).
+        with_relations = target.relations != frozenset() and predicts_relations(serving.model)
         found = await serving.runner(texts, records=with_relations)
         results = []
         refused = arrows = 0
         for text, answer in zip(texts, found, strict=True):
-            entities, relations = _entities_and_relations(answer)
+            entities, relations = entities_and_relations(answer)
             if target.labels is not None:
                 entities = [e for e in entities if e["label"] in target.labels]
             if target.relations is not None:  # arrows the config cannot show are not sent (nor counted as refused)

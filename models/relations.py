@@ -200,7 +200,7 @@ def _periods(text: str, spans: Sequence[Span], sentence: _Sentences, value_label
     relations = []
     for value in values:
         index = sentence.of(value.start)
-        start, end = bounds[index]
+        start = bounds[index][0]
         candidates = [p for p in periods.get(index, []) if p not in taken and _reachable(text, p, value, bounds[index])]
         before = [p for p in candidates if p.end <= value.start]
         after = [p for p in candidates if p.start >= value.end]
