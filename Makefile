@@ -47,7 +47,8 @@ default-model: install
 FORMATTED := corpus models/rules models/card.py models/batch.py models/batch_bench.py models/batch_input.py \
 	models/batch_output.py models/dask_runner.py models/service.py models/service_bench.py models/workers.py \
 	tests/test_card.py tests/test_cli_errors.py tests/test_dependencies.py tests/test_gold.py \
-	tests/test_ingest.py tests/test_rules_engine.py tests/test_service.py tests/test_text.py
+	tests/test_ingest.py tests/test_label_curve.py tests/test_rules_engine.py tests/test_service.py tests/test_text.py \
+	training/label_curve.py
 
 test: install
 	$(BIN)/ruff check .
