@@ -66,7 +66,9 @@ def _predict_batch(originals: list[str], model: NerModel, max_chars: int) -> lis
         entities = []
         for chunk_start, _ in bounds:
             for span in next(results_of):
-                moved = trim_span(text, Span(span.start + chunk_start, span.end + chunk_start, span.label, span.score))
+                # the spec never starts or ends a span with a space or punctuation (pull refuses such spans)
+                placed = Span(span.start + chunk_start, span.end + chunk_start, span.label, span.score)
+                moved = trim_span(text, placed, punctuation=True)
                 if moved is None:
                     continue
                 start, end = offsets.to_original(moved.start, moved.end)

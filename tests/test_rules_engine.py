@@ -321,6 +321,23 @@ def test_an_engine_that_answers_for_fewer_texts_fails_loudly():
         predict(["Năm 2024 có 3 dự án.", "Huyện ủy Hậu Lộc họp."], Misaligned())
 
 
+def test_spaces_and_punctuation_at_a_predicted_edge_are_trimmed_in_the_callers_offsets():
+    class Sloppy(RulesModel):  # answers "(Bến Thành -" and "- " (a dash and a space, nothing else)
+        def predict_normalized(self, texts):
+            return [
+                [
+                    Span(text.index("("), text.index("-") + 1, "LOCATION"),
+                    Span(text.index("-"), text.index("-") + 2, "UNIT"),
+                ]
+                for text in texts
+            ]
+
+    original = unicodedata.normalize("NFD", "Tuyến metro số 1 (Bến Thành - Suối Tiên) chậm tiến độ.")
+    found = predict(original, Sloppy())
+    assert [(e["label"], e["text"]) for e in found] == [("LOCATION", unicodedata.normalize("NFD", "Bến Thành"))]
+    assert original[found[0]["start"] : found[0]["end"]] == found[0]["text"]  # offsets into the NFD string
+
+
 def test_predict_a_batch_and_empty_text():
     assert predict(["", "Năm 2024 có 3 dự án."], "rules") == [
         [],
