@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from corpus.document import Document, Span
 from corpus.jsonl import read_documents, write_documents
 from corpus.paths import BUNDLED_GOLD_FILE
-from training.label_curve import label_count, label_subsets
+from corpus.stats import corpus_stats
+from training.label_curve import label_subsets
 
 
 def _doc(index: int, targets: int) -> Document:
@@ -36,7 +37,7 @@ shares = st.lists(st.floats(min_value=0.01, max_value=1.0), min_size=1, max_size
 @given(corpora, shares, st.integers(min_value=0, max_value=5))
 def test_subsets_keep_every_other_article_and_grow_by_nesting(docs, fractions, sample_seed) -> None:
     subsets = label_subsets(docs, "TARGET", [*fractions, 1.0], sample_seed)
-    others = [doc.id for doc in docs if label_count([doc], "TARGET") == 0]
+    others = [doc.id for doc in docs if not corpus_stats([doc]).entities["TARGET"]]
     holding = len(docs) - len(others)
     assert Counter(doc.id for doc in subsets[1.0]) == Counter(doc.id for doc in docs)
     previous: set[str] = set()
@@ -93,9 +94,12 @@ def test_curve_trains_each_share_and_reports_the_label(tmp_path: Path) -> None:
     )
     points = json.loads((tmp_path / "curve" / "curve.json").read_text())
     assert [p["documents"] for p in points] == [1, 3]
-    assert points[1]["label_spans"] == label_count(seeds[:3], "FIGURE") > points[0]["label_spans"] > 0
+    assert points[1]["label_spans"] == corpus_stats(seeds[:3]).entities["FIGURE"] > points[0]["label_spans"] > 0
     for point, name in zip(points, ("pct-34", "pct-100"), strict=True):
-        assert label_count(read_documents(tmp_path / "curve" / f"{name}.jsonl"), "FIGURE") == point["label_spans"]
+        assert (
+            corpus_stats(read_documents(tmp_path / "curve" / f"{name}.jsonl")).entities["FIGURE"]
+            == point["label_spans"]
+        )
         trained = json.loads((tmp_path / "curve" / name / "seed-0.json").read_text())
         assert trained["train_documents"] == point["documents"]
         assert point["label_f1"]["mean"] == pytest.approx(trained["dev_f1_per_label"]["FIGURE"])

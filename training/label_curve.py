@@ -3,7 +3,7 @@
 ``python -m training.label_curve --engine spacy --train TRAIN.jsonl --dev DEV.jsonl --label TARGET
 --fractions 0.25 0.5 0.75 1 --seeds 0 1 --out DIR [--set KEY=VALUE ...]`` keeps every training article
 without the label and a growing share of those with it (nested subsets, drawn once with
-``--sample-seed``), trains each subset with ``python -m training.seeds_bench`` into ``DIR/pct-N``,
+``--sample-seed``), trains each subset with ``training.seeds_bench.bench_seeds`` into ``DIR/pct-N``,
 then prints a Markdown table (label spans, the label's F1 and micro F1 as mean ± sd over seeds) and
 writes ``DIR/curve.json`` and ``DIR/curve.png``. It answers "would more annotated articles like
 these help, and how much?" before anyone annotates them.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,10 @@ from typing import Any
 
 from corpus.document import Document
 from corpus.jsonl import read_documents, write_documents
+from corpus.schema import load_schema
+from corpus.stats import corpus_stats
 from training import ENGINES
+from training.seeds_bench import bench_seeds
 
 
 def label_subsets(
@@ -42,36 +44,6 @@ def label_subsets(
         raise ValueError(f"no training document holds a {label} span")
     random.Random(sample_seed).shuffle(holding)
     return {fraction: others + holding[: max(1, round(len(holding) * fraction))] for fraction in fractions}
-
-
-def label_count(docs: Sequence[Document], label: str) -> int:
-    """Spans of ``label`` in ``docs``."""
-    return sum(span.label == label for doc in docs for span in doc.spans)
-
-
-def _seeds_bench(args: argparse.Namespace, train: Path, out: Path) -> dict[str, Any]:
-    sets = [item for option in args.options for item in ("--set", option)]
-    command = [
-        sys.executable,
-        "-m",
-        "training.seeds_bench",
-        "--engine",
-        args.engine,
-        "--train",
-        str(train),
-        "--dev",
-        str(args.dev),
-        "--out",
-        str(out),
-        "--seeds",
-        *map(str, args.seeds),
-        *sets,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"training.seeds_bench failed on {train} ({done.returncode}):\n{done.stderr[-3000:]}")
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text(encoding="utf-8"))["summary"]
-    return summary
 
 
 def write_plot(points: Sequence[dict[str, Any]], label: str, path: Path) -> Path:
@@ -114,6 +86,8 @@ def main() -> None:
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the draw of articles holding the label")
     parser.add_argument("--set", dest="options", action="append", default=[], help="trainer option KEY=VALUE")
     args = parser.parse_args()
+    if args.label not in load_schema().names:
+        raise SystemExit(f"{args.label} is not a label of the schema the models train on")
     try:
         subsets = label_subsets(read_documents(args.train), args.label, sorted(args.fractions), args.sample_seed)
     except ValueError as exc:
@@ -123,14 +97,14 @@ def main() -> None:
     for fraction, docs in subsets.items():
         name = f"pct-{round(fraction * 100)}"
         write_documents(args.out / f"{name}.jsonl", docs)
-        summary = _seeds_bench(args, args.out / f"{name}.jsonl", args.out / name)
-        if args.label not in summary["per_label_f1"]:
-            raise SystemExit(f"{args.label} is not a label of the trained models")
+        summary = bench_seeds(
+            args.engine, args.out / f"{name}.jsonl", args.dev, args.out / name, args.seeds, args.options
+        )
         points.append(
             {
                 "fraction": fraction,
                 "documents": len(docs),
-                "label_spans": label_count(docs, args.label),
+                "label_spans": corpus_stats(docs).entities[args.label],
                 "label_f1": summary["per_label_f1"][args.label],
                 "micro_f1": summary["micro_f1"],
             }

@@ -15,6 +15,7 @@ import json
 import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,29 @@ def markdown(engine: str, summary: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def bench_seeds(engine: str, train: Path, dev: Path, out: Path, seeds: Sequence[int], options: Sequence[str] = (),
+                int8: bool = False) -> dict[str, Any]:
+    """Run ``training.bench`` once per seed into ``out/seed-N``; the summary, also written to ``out/summary.json``.
+
+    ``options`` are trainer ``KEY=VALUE`` settings; ``int8`` also exports each model to ONNX int8 and scores it.
+    """
+    runs = []
+    sets = [item for option in options for item in ("--set", option)]
+    for seed in seeds:
+        model = out / f"seed-{seed}"
+        run = json.loads(_run(["-m", "training.bench", "--engine", engine, "--train", str(train),
+                               "--dev", str(dev), "--out", str(model), "--set", f"seed={seed}", *sets]))
+        if int8:
+            run["int8"] = _int8_scores(model, dev)
+        (out / f"seed-{seed}.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+        print(f"seed {seed}: micro F1 {run['dev_micro']['f1']:.4f}, {run['train_seconds']} s", file=sys.stderr)
+        runs.append(run)
+    summary = summarize(runs)
+    (out / "summary.json").write_text(json.dumps({"runs": runs, "summary": summary}, indent=2) + "\n",
+                                      encoding="utf-8")
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=ENGINES, required=True)
@@ -89,20 +113,7 @@ def main() -> None:
     parser.add_argument("--set", dest="options", action="append", default=[], help="trainer option KEY=VALUE")
     parser.add_argument("--int8", action="store_true", help="transformers: also export to ONNX int8 and score it")
     args = parser.parse_args()
-    runs = []
-    for seed in args.seeds:
-        model = args.out / f"seed-{seed}"
-        sets = [item for option in args.options for item in ("--set", option)]
-        run = json.loads(_run(["-m", "training.bench", "--engine", args.engine, "--train", str(args.train),
-                               "--dev", str(args.dev), "--out", str(model), "--set", f"seed={seed}", *sets]))
-        if args.int8:
-            run["int8"] = _int8_scores(model, args.dev)
-        (args.out / f"seed-{seed}.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
-        print(f"seed {seed}: micro F1 {run['dev_micro']['f1']:.4f}, {run['train_seconds']} s", file=sys.stderr)
-        runs.append(run)
-    summary = summarize(runs)
-    (args.out / "summary.json").write_text(json.dumps({"runs": runs, "summary": summary}, indent=2) + "\n",
-                                           encoding="utf-8")
+    summary = bench_seeds(args.engine, args.train, args.dev, args.out, args.seeds, args.options, args.int8)
     print(markdown(args.engine, summary))
 
 
